@@ -8,8 +8,8 @@
   port with its data in ``tmp_path``.
 - ``lavad_service``: a started :class:`~lavad.service.LavadService` built from
   ``settings``; ``lavad_service.base_url`` is its ``http://127.0.0.1:PORT``.
-- ``NoStopReactor``: the global reactor, except that ``stop()`` is only recorded
-  (``stop_calls``), for services whose failure path stops the reactor.
+- ``no_stop_reactor``: the global reactor, except that ``stop()`` is only counted
+  (``stop_calls``): give it to services whose failure path stops the reactor.
 """
 
 from __future__ import annotations
@@ -113,10 +113,16 @@ def settings(tmp_path) -> Settings:
                           "http": "tcp:0:interface=127.0.0.1"})
 
 
+@pytest.fixture
+def no_stop_reactor() -> NoStopReactor:
+    """The global reactor, except that ``stop()`` is only counted in ``stop_calls``."""
+    return NoStopReactor(reactor)
+
+
 @pytest_twisted.async_yield_fixture
-async def lavad_service(settings):
-    """A started LavadService (on a NoStopReactor); stopped after the test."""
-    service = LavadService(settings, NoStopReactor(reactor))
+async def lavad_service(settings, no_stop_reactor):
+    """A started LavadService (on ``no_stop_reactor``); stopped after the test."""
+    service = LavadService(settings, no_stop_reactor)
     service.startService()
     await service.when_started()
     if service.exit_status:
