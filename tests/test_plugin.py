@@ -6,11 +6,11 @@ import os
 import sys
 
 import pytest_twisted
+from twisted import plugins
 from twisted.application.service import IServiceMaker, MultiService
 from twisted.internet import reactor
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.plugin import getPlugins
-from twisted import plugins
 
 from lavad.service import LavadService
 

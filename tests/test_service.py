@@ -49,6 +49,7 @@ async def test_serves_http_on_the_configured_endpoint(lavad_service):
     assert response.code == 200
     assert await response.json() == {"version": "2026.07"}
     assert lavad_service.port.getHost().port != 0
+    assert lavad_service.port.factory.displayTracebacks is False
 
 
 @pytest_twisted.ensureDeferred
@@ -102,8 +103,9 @@ async def test_stop_closes_port_then_store(settings, no_stop_reactor):
 async def test_unusable_data_dir_stops_with_one_paragraph(tmp_path, log_events, no_stop_reactor):
     """A data directory under a regular file fails start-up with one clear message."""
     (tmp_path / "file").write_text("")
-    service = await start_failing(load_settings(
-        {"data_dir": str(tmp_path / "file" / "data"), "http": "tcp:0:interface=127.0.0.1"}), no_stop_reactor)
+    settings = load_settings({"data_dir": str(tmp_path / "file" / "data"),
+                              "http": "tcp:0:interface=127.0.0.1"})
+    service = await start_failing(settings, no_stop_reactor)
     assert service.exit_status == 1
     assert no_stop_reactor.stop_calls == 1
     [critical] = [e for e in lavad_messages(log_events) if e["log_level"].name == "critical"]

@@ -34,10 +34,6 @@ class Api:
     def settings(self) -> Settings:
         return getattr(self._owner, "settings", None) or Settings()
 
-    @property
-    def lab(self) -> Any:
-        return getattr(self._owner, "lab", None)
-
     @app.route("/v0.2/system/version/", methods=["GET"])
     def version(self, request: IRequest) -> bytes:
         return json_body(request, {"version": LAVA_VERSION})
