@@ -44,9 +44,14 @@ def _codename(kind: str, level: str) -> str:
     return _ladder_from(kind, level)[0]
 
 
+def _groups(principal: Principal) -> frozenset[int]:
+    """The groups whose object permissions count: none for an inactive account."""
+    return principal.groups if principal.is_authenticated else frozenset()
+
+
 def _groups_sql(principal: Principal) -> str:
-    return "(%s)" % ", ".join(str(int(g)) for g in sorted(principal.groups)) \
-        if principal.groups else "(NULL)"
+    return "(%s)" % ", ".join(str(int(g)) for g in sorted(_groups(principal))) \
+        if _groups(principal) else "(NULL)"
 
 
 def _quoted(codes: list[str]) -> str:
@@ -64,7 +69,7 @@ def object_perm_sql(principal: Principal, kind: str, level: str, column: str) ->
         return None
     granted = ("%s IN (SELECT %s FROM %s WHERE group_id IN %s AND permission IN (%s))"
                % (column, col, table, _groups_sql(principal),
-                  _quoted(_ladder_from(kind, level)))) if principal.groups else "0"
+                  _quoted(_ladder_from(kind, level)))) if _groups(principal) else "0"
     if level == "change":
         return granted
     if level == "submit" and not principal.is_authenticated:
@@ -87,7 +92,7 @@ def visible_devices_sql(principal: Principal, alias: str = "d") -> str:
     dtype = visible_device_types_sql(principal, "%s.device_type" % alias)
     granted = ("%s IN (SELECT %s FROM %s WHERE group_id IN %s AND permission IN (%s))"
                % (hostname, col, table, _groups_sql(principal),
-                  _quoted(_ladder_from("device", "view")))) if principal.groups else "0"
+                  _quoted(_ladder_from("device", "view")))) if _groups(principal) else "0"
     return ("((%s NOT IN (SELECT device FROM %s WHERE permission = 'view_device') AND %s)"
             " OR %s)" % (hostname, table, dtype, granted))
 
@@ -112,7 +117,7 @@ def visible_jobs_sql(principal: Principal, alias: str = "j", nested: bool = Fals
     if principal.is_authenticated:
         own = "%s.submitter_id = %d" % (j, principal.id)
         clauses.append(own if nested else "(%s.is_public = 0 AND %s)" % (j, own))
-        if principal.groups:
+        if _groups(principal):
             # Only with groups: ``x NOT IN (NULL)`` is NULL, which would make every
             # group-restricted job visible to a user in no group at all.
             clauses.append(

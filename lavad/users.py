@@ -220,6 +220,9 @@ def thd_delete_user(tx: Tx, username: str) -> None:
     for table in ("user_groups", "user_permissions", "auth_tokens", "remote_artifact_tokens"):
         tx.execute("DELETE FROM %s WHERE user_id = ?" % table, (user_id,))
     tx.execute("UPDATE devices SET physical_owner = NULL WHERE physical_owner = ?", (user_id,))
+    # Named as a notification recipient of someone else's job: keep the row, drop the link.
+    tx.execute("UPDATE notification_recipients SET user_id = NULL WHERE user_id = ?",
+               (user_id,))
     tx.execute("DELETE FROM users WHERE id = ?", (user_id,))
     tx.emit("lab", {"object": "user", "action": "delete", "username": username})
 

@@ -76,11 +76,15 @@ def run_in_transaction(tx: Tx, fn: Callable[..., Any], *args: Any, **kwargs: Any
     tx.conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(tx, *args, **kwargs)
+        tx.conn.execute("COMMIT")
     except BaseException:
-        tx.conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (an interrupted or failed statement, a
+        # failed COMMIT): a second ROLLBACK would hide the real error behind
+        # "cannot rollback - no transaction is active".
+        if tx.conn.in_transaction:
+            tx.conn.execute("ROLLBACK")
         tx.events.clear()
         raise
-    tx.conn.execute("COMMIT")
     return result
 
 
