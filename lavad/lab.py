@@ -10,13 +10,37 @@ errors (``lavad.errors``) into wire errors; they hold no rules of their own.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred
 
 from lavad import devices, jobs, permissions, users
-from lavad.events import EventBus
+from lavad.events import DEVICE, TESTJOB, WORKER, Event, EventBus
+from lavad.store.tx import Tx
 from lavad.users import ANONYMOUS, Principal
+
+
+def thd_event_visible(tx: Tx, principal: Principal, event: Event) -> bool:
+    """The event relays' visibility rule: the job's, the device's or the worker's."""
+    if event.kind == TESTJOB:
+        job = event.restrict.get("job", event.data.get("job"))
+        return job is not None and permissions.thd_can_view_job(tx, principal, int(job))
+    if event.kind == DEVICE:
+        hostname = event.restrict.get("device", event.data.get("device"))
+        return hostname is not None and permissions.thd_can_view_device(tx, principal, hostname)
+    if event.kind == WORKER:
+        hostname = event.data.get("hostname")
+        return hostname is not None and permissions.thd_can_view_worker(tx, principal, hostname)
+    return False
+
+
+def thd_check_worker_token(tx: Tx, hostname: str, token: str) -> bool | None:
+    """True when ``token`` is the worker's (compared in constant time), None for no worker."""
+    stored = tx.scalar("SELECT token FROM workers WHERE hostname = ?", (hostname,))
+    if stored is None:
+        return None
+    return hmac.compare_digest(str(stored).encode(), str(token).encode())
 
 
 class Lab:
@@ -56,6 +80,14 @@ class Lab:
 
     def can_view_device_type(self, principal: Principal, name: str) -> Deferred:
         return self.run(permissions.thd_can_view_device_type, principal, name)
+
+    def event_visible(self, principal: Principal, event: Event) -> Deferred:
+        """Whether ``principal`` may see a testjob, device or worker event (the relays ask)."""
+        return self.run(thd_event_visible, principal, event)
+
+    def check_worker_token(self, hostname: str, token: str) -> Deferred:
+        """Fires True (the worker's token), False (another token) or None (no such worker)."""
+        return self.run(thd_check_worker_token, hostname, token)
 
     # -- reads -------------------------------------------------------------------------
     def get_job(self, principal: Principal, job_id: int) -> Deferred:
