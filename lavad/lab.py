@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from twisted.internet.defer import Deferred
 
-from lavad import devices, jobs, permissions, users
+from lavad import devices, jobs, permissions, statemachine, users
 from lavad.events import DEVICE, TESTJOB, WORKER, Event, EventBus
 from lavad.store.tx import Tx
 from lavad.users import ANONYMOUS, Principal
@@ -122,3 +122,18 @@ class Lab:
     def set_worker_health(self, principal: Principal, hostname: str, health: Any,
                           reason: str | None = None) -> Deferred:
         return self.run(devices.thd_update_worker, hostname, principal, reason, health=health)
+
+    # -- the job state machine (lavad.statemachine) -----------------------------------------
+    def cancel_job(self, principal: Principal, job_id: int | str) -> Deferred:
+        """Cancel a job (all of a multinode group); fires True, or fails with
+        NotFound / PermissionDenied."""
+        return self.run(statemachine.thd_cancel_job, principal, job_id)
+
+    def job_running(self, job_id: int | str) -> Deferred:
+        """The worker started the job; fires whether anything changed."""
+        return self.run(statemachine.thd_job_running, job_id)
+
+    def job_finished(self, job_id: int | str, result: str, error_type: str = "",
+                     errors: str = "") -> Deferred:
+        """The worker reports the end of the job (``result`` ``pass``/``fail``)."""
+        return self.run(statemachine.thd_job_finished, job_id, result, error_type, errors)
