@@ -9,11 +9,15 @@ scheduler subscribe.  A consumer's error is logged, never raised into the writer
 
 from __future__ import annotations
 
+import json
 import uuid as _uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from twisted.logger import Logger
+
+from lavad import dates
 
 # Event kinds, named after LAVA's topic suffixes where LAVA has one.
 TESTJOB = "testjob"
@@ -50,6 +54,20 @@ class Event:
         return cls(kind=obj["kind"], data=obj["data"], username=obj.get("username", "lava"),
                    time=obj.get("time", ""), uuid=obj.get("uuid") or str(_uuid.uuid1()),
                    restrict=obj.get("restrict") or {})
+
+
+def lava_frames(event: Event, topic_prefix: str) -> list[str]:
+    """LAVA's five message parts for ``event``: topic, uuid, datetime, username, data.
+
+    The topic is ``topic_prefix`` + ``"."`` + kind; the datetime is the event's
+    time as ISO 8601 with ``+00:00`` (no fraction when the microseconds are 0),
+    or now when the event has no time; the data is ``json.dumps`` with its
+    defaults (``", "``/``": "`` separators, ASCII escapes, the dict's key order).
+    """
+    when = dates.event(event.time) if event.time else \
+        datetime.now(timezone.utc).isoformat()
+    return ["%s.%s" % (topic_prefix, event.kind), event.uuid, str(when), event.username,
+            json.dumps(event.data)]
 
 
 Subscriber = Callable[[Event], Any]

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from twisted.internet.defer import Deferred
 
 from lavad import devices, jobs, permissions, statemachine, users
-from lavad.events import DEVICE, TESTJOB, WORKER, Event, EventBus
+from lavad.events import DEVICE, EVENT, TESTJOB, WORKER, Event, EventBus
 from lavad.store.tx import Tx
 from lavad.users import ANONYMOUS, Principal
 
@@ -33,6 +33,17 @@ def thd_event_visible(tx: Tx, principal: Principal, event: Event) -> bool:
         hostname = event.data.get("hostname")
         return hostname is not None and permissions.thd_can_view_worker(tx, principal, hostname)
     return False
+
+
+def thd_event_visible_to_anonymous(tx: Tx, event: Event) -> bool:
+    """The ZMQ publisher's default rule: what an anonymous user may see.
+
+    Besides the relays' kinds, a test-shell (``event``) event is visible with its job.
+    """
+    if event.kind == EVENT:
+        job = event.restrict.get("job", event.data.get("job"))
+        return job is not None and permissions.thd_can_view_job(tx, ANONYMOUS, int(job))
+    return thd_event_visible(tx, ANONYMOUS, event)
 
 
 def thd_check_worker_token(tx: Tx, hostname: str, token: str) -> bool | None:
@@ -84,6 +95,11 @@ class Lab:
     def event_visible(self, principal: Principal, event: Event) -> Deferred:
         """Whether ``principal`` may see a testjob, device or worker event (the relays ask)."""
         return self.run(thd_event_visible, principal, event)
+
+    def event_visible_to_anonymous(self, event: Event) -> Deferred:
+        """Whether an anonymous user may see a testjob, device, worker or test-shell event
+        (the ZMQ publisher asks)."""
+        return self.run(thd_event_visible_to_anonymous, event)
 
     def check_worker_token(self, hostname: str, token: str) -> Deferred:
         """Fires True (the worker's token), False (another token) or None (no such worker)."""

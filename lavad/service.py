@@ -2,9 +2,10 @@
 
 :class:`LavadService` is built synchronously (by ``lavad.tap.makeService``) and
 starts asynchronously once the reactor runs: it prepares the data directory,
-opens the store on its thread, then listens for HTTP.  A start-up failure is
-logged as one paragraph an administrator can act on, and the reactor is
-stopped with :attr:`LavadService.exit_status` set.  Stopping undoes the steps
+opens the store on its thread, binds the ZMQ event publisher, then listens
+for HTTP.  A start-up failure is logged as one paragraph an administrator
+can act on, and the reactor is stopped with :attr:`LavadService.exit_status`
+set.  Stopping undoes the steps
 in reverse: no new requests, then the children, then the store thread (which
 finishes its queued work first, so nothing is left half-written).
 """
@@ -29,6 +30,7 @@ from lavad import __version__
 from lavad.config import Settings
 from lavad.events import EventBus
 from lavad.http.root import build_root
+from lavad.publisher import PublisherError, ZMQPublisher
 from lavad.store.schema import SchemaError
 from lavad.store.thread import StoreThread
 from lavad.store.tx import thd_drain_outbox
@@ -64,6 +66,8 @@ class LavadService(MultiService):
         self.bus = EventBus()
         self.store: StoreThread | None = None
         self.lab: Any = None
+        #: The ZMQ event publisher while it runs (None when events are disabled).
+        self.publisher: ZMQPublisher | None = None
         self.port: Any = None
         #: None while all is well; 1 once start-up has failed.
         self.exit_status: int | None = None
@@ -104,6 +108,7 @@ class LavadService(MultiService):
             self.log.info("lavad store {path} open at schema version {schema}",
                           path=path, schema=version)
             self.lab = self._make_lab(self.store)
+            self.publisher = self._start_publisher()
             self.port = await self._listen()
             if self._stopping:
                 return
@@ -180,6 +185,38 @@ class LavadService(MultiService):
             raise
         return Lab(store)
 
+    def _start_publisher(self) -> ZMQPublisher | None:
+        """Bind the ZMQ publisher as a child service (None when events are disabled)."""
+        if not self.settings.events_enabled:
+            self.log.info("lavad events are not published (events_enabled is false)")
+            return None
+        publisher = ZMQPublisher(self.bus, self.settings, self._reactor,
+                                 self.lab.event_visible_to_anonymous)
+        try:
+            publisher.setServiceParent(self)
+        except PublisherError as exc:
+            publisher.disownServiceParent()
+            if exc.bind:
+                fix = ("stop the program that uses this address or choose another one with "
+                       "--event-socket or event_socket (EVENT_SOCKET) in the configuration file")
+            else:
+                fix = ("correct event_additional_sockets (EVENT_ADDITIONAL_SOCKETS) in the "
+                       "configuration file")
+            raise StartupError(
+                "lavad could not start: it cannot publish events: it %s. To fix this, %s, or "
+                "turn events off with --no-events or events_enabled (EVENT_NOTIFICATION) "
+                "false." % (exc, fix)) from None
+        self.log.info("lavad events published on {address}", address=publisher.last_endpoint)
+        return publisher
+
+    def event_socket_address(self) -> str:
+        """The ZMQ address event clients should connect to, with the real port
+        (``scheduler.get_publisher_event_socket``); ``settings.event_socket``
+        itself while nothing is bound."""
+        if self.publisher is not None:
+            return self.publisher.client_address()
+        return self.settings.event_socket
+
     def _fail(self, message: str, failure: Failure | None = None) -> None:
         self.exit_status = 1
         if failure is None:
@@ -214,6 +251,9 @@ class LavadService(MultiService):
             await port.stopListening()
             self.log.info("lavad HTTP stopped listening")
         await super().stopService()
+        if self.publisher is not None:
+            publisher, self.publisher = self.publisher, None
+            publisher.disownServiceParent()
         if self.store is not None:
             store, self.store = self.store, None
             await store.stop()

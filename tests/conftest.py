@@ -4,8 +4,8 @@
   ports, open connections or a store thread behind.
 - ``store``: a started :class:`~lavad.store.thread.StoreThread` on a fresh
   database in ``tmp_path`` (its bus is ``store.bus``), stopped after the test.
-- ``settings``: :class:`~lavad.config.Settings` for a server on a free loopback
-  port with its data in ``tmp_path``.
+- ``settings``: :class:`~lavad.config.Settings` for a server on free loopback
+  ports (HTTP and the ZMQ event socket) with its data in ``tmp_path``.
 - ``lavad_service``: a started :class:`~lavad.service.LavadService` built from
   ``settings``; ``lavad_service.base_url`` is its ``http://127.0.0.1:PORT``.
 - ``no_stop_reactor``: the global reactor, except that ``stop()`` is only counted
@@ -108,9 +108,11 @@ async def store(tmp_path):
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings for a server on a free loopback port with its data in ``tmp_path/data``."""
+    """Settings for a server on free loopback ports (HTTP and ZMQ events) with its data in
+    ``tmp_path/data``."""
     return load_settings({"data_dir": str(tmp_path / "data"),
-                          "http": "tcp:0:interface=127.0.0.1"})
+                          "http": "tcp:0:interface=127.0.0.1",
+                          "event_socket": "tcp://127.0.0.1:*"})
 
 
 @pytest.fixture

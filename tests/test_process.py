@@ -84,11 +84,12 @@ class Twistd(ProcessProtocol):
 
 
 def spawn(tmp_path, *args: str) -> Twistd:
-    """Start ``twistd -n lavad ARGS`` in ``tmp_path`` with the test's environment."""
+    """Start ``twistd -n lavad ARGS`` in ``tmp_path`` with the test's environment
+    (events on a free loopback port unless ARGS say otherwise)."""
     proto = Twistd()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("PYTHONPATH", None)
-    argv = [TWISTD, "-n", "--pidfile=", "lavad", *args]
+    argv = [TWISTD, "-n", "--pidfile=", "lavad", "--event-socket", "tcp://127.0.0.1:*", *args]
     reactor.spawnProcess(proto, TWISTD, argv, env=env, path=str(tmp_path))
     return proto
 

@@ -122,7 +122,7 @@ async def test_port_in_use_stops_with_one_paragraph(tmp_path, log_events, no_sto
     busy = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
     try:
         service = await start_failing(load_settings(
-            {"data_dir": str(tmp_path / "data"),
+            {"data_dir": str(tmp_path / "data"), "event_socket": "tcp://127.0.0.1:*",
              "http": "tcp:%d:interface=127.0.0.1" % busy.getHost().port}), no_stop_reactor)
     finally:
         await busy.stopListening()
