@@ -18,6 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from lavad import LAVA_VERSION
 from lavad.config import Settings
 from lavad.http.render import json_body
+from lavad.xmlrpc import mount as mount_xmlrpc
 
 
 class Api:
@@ -66,4 +67,5 @@ def build_root(service_or_lab: Any, reactor: Any) -> Resource:
     """The site's root resource for ``service_or_lab`` (the LavadService, usually)."""
     root = Resource()
     root.putChild(b"api", Api(service_or_lab, reactor).app.resource())
+    mount_xmlrpc(root, service_or_lab, reactor)  # /RPC2 and /api/help/
     return root
