@@ -13,6 +13,7 @@ from twisted.web.resource import Resource
 
 from lavad.config import Settings
 from lavad.http.rest import build_rest
+from lavad.http.results import build_results
 from lavad.xmlrpc import mount as mount_xmlrpc
 
 
@@ -28,5 +29,8 @@ def build_root(service_or_lab: Any, reactor: Any) -> Resource:
     api = build_rest(lambda: getattr(owner, "lab", None), settings,
                      files=lambda: getattr(owner, "files", None))
     root.putChild(b"api", api.resource())
+    root.putChild(b"results", build_results(
+        lambda: getattr(owner, "lab", None),
+        lambda: getattr(getattr(owner, "files", None), "data_dir", None) or settings.data_dir))
     mount_xmlrpc(root, service_or_lab, reactor)  # /RPC2 and /api/help/
     return root

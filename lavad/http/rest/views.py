@@ -190,3 +190,8 @@ VIEWS: dict[str, View] = {
     "device_dictionary": device_dictionary, "system": system, "version": version,
     "whoami": whoami, "master_config": master_config,
 }
+
+# The streamed exports (they need Call, hence the import here).
+from lavad.http.exports import EXPORT_VIEWS  # noqa: E402
+
+VIEWS.update(EXPORT_VIEWS)

@@ -1,0 +1,42 @@
+"""CSV exports of test-case records (spec 5.1, 5.2): a header row, then one row per case.
+
+Columns are LAVA's ``testcase_export_fields``; ``duration`` and ``timeout`` are
+always empty and ``metadata`` is the Python repr of the mapping.  The REST
+exports and ``/results/{job}/{suite}/csv`` quote every field; the job-level
+``/results/{job}/csv`` quotes only where needed.  Lines end with ``\\r\\n``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from lavad.exports.document import Body, Cursor
+from lavad.exports.records import EVERY, JobScope, Window, records
+
+FIELDS = ("job", "suite", "result", "measurement", "unit", "duration", "timeout", "logged",
+          "level", "metadata", "url", "name", "id", "log_start_line", "log_end_line")
+
+ALL = csv.QUOTE_ALL
+MINIMAL = csv.QUOTE_MINIMAL
+
+
+def rows_text(rows: list[dict[str, Any]], quoting: Any, header: bool = False) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, restval="", extrasaction="ignore",
+                            quoting=quoting)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def body(scope: JobScope, window: Window = EVERY, quoting: Any = ALL) -> Body:
+    """The export's body: the header row, then the records in batches."""
+    def chunks(cursor: Cursor) -> Iterator[bytes]:
+        yield rows_text([], quoting, header=True).encode("utf-8")
+        for batch in records(cursor, scope, window):
+            yield rows_text(batch, quoting).encode("utf-8")
+    return chunks

@@ -1,0 +1,338 @@
+"""What every results export reads: the job's scope, its test cases in batches, and
+the exported test-case record (LAVA's ``export_testcase``, spec 5.1).
+
+Access: :func:`thd_rest_job` is the REST rule for ``jobs/{id}/<export>/``
+(404 ``No TestJob matches the given query.``); :func:`thd_results_job` the
+object-level rule of the nested ``suites/`` routes and ``/results/`` (404 when
+the job does not exist, PermissionDenied when it is hidden).  Both only ask
+:mod:`lavad.permissions`.
+
+A :class:`JobScope` freezes what an export covers when it starts: the job's
+suites and the highest test-case id, so an export of a running job is a
+consistent snapshot however many batches it takes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from lavad.errors import Invalid, NotFound, PermissionDenied
+from lavad.exports.document import BATCH, Cursor
+from lavad.logs import JobLog, job_dir
+from lavad.models import TestResult
+from lavad.permissions import thd_can_view_job
+from lavad.store.tx import Tx
+from lavad.users import Principal
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+NO_JOB = "No TestJob matches the given query."
+NO_SUITE = "No TestSuite matches the given query."
+NO_CASE = "No TestCase matches the given query."
+FORBIDDEN = "You do not have permission to perform this action."
+RESULTS = {int(r): r.display for r in TestResult}
+_PLACES = Decimal("1E-10")
+_STORED_MEASUREMENT = re.compile(r"^-?\d+\.\d{10}$")
+_SUB_ID = re.compile(r"^\d+\.\d+$")
+
+CASE_COLUMNS = ("id, suite_id, test_set_id, name, result, measurement, units, metadata,"
+                " start_log_line, end_log_line, logged")
+
+
+# -- access ---------------------------------------------------------------------------------
+def thd_rest_job(tx: Tx, principal: Principal, job_id: int) -> None:
+    """``jobs/{id}/<action>/``: NotFound unless the job exists and ``principal`` sees it."""
+    if not thd_can_view_job(tx, principal, job_id):
+        raise NotFound(NO_JOB, model="TestJob")
+
+
+def resolve_job(tx: Tx, key: int | str) -> int | None:
+    """A job id from ``N`` or a MultiNode sub-id ``N.M`` (None when there is no such job)."""
+    text = str(key)
+    if text.isdigit():
+        return tx.scalar("SELECT id FROM test_jobs WHERE id = ?", (int(text),))
+    if _SUB_ID.match(text):
+        return tx.scalar("SELECT id FROM test_jobs WHERE sub_id = ?", (text,))
+    return None
+
+
+def thd_results_job(tx: Tx, principal: Principal, key: int | str) -> int:
+    """The object-level rule (nested REST routes, ``/results/``): the job's id, NotFound
+    when there is no such job, PermissionDenied when ``principal`` may not see it."""
+    job_id = resolve_job(tx, key)
+    if job_id is None:
+        raise NotFound("Not found.")
+    if not thd_can_view_job(tx, principal, job_id, nested=True):
+        raise PermissionDenied(FORBIDDEN)
+    return job_id
+
+
+def thd_suite_by_id(tx: Tx, job_id: int, suite_id: int) -> tuple[int, str]:
+    row = tx.one("SELECT id, name FROM test_suites WHERE id = ? AND job_id = ?",
+                 (suite_id, job_id))
+    if row is None:
+        raise NotFound(NO_SUITE, model="TestSuite")
+    return row["id"], row["name"]
+
+
+def thd_suite_by_name(tx: Tx, job_id: int, name: str) -> tuple[int, str]:
+    row = tx.one("SELECT id, name FROM test_suites WHERE job_id = ? AND name = ?",
+                 (job_id, name))
+    if row is None:
+        raise NotFound(NO_SUITE, model="TestSuite")
+    return row["id"], row["name"]
+
+
+# -- limit / offset ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Window:
+    """Which cases of the ordered list an export covers: skip ``offset``, then at most
+    ``limit`` (None: all the rest)."""
+
+    offset: int = 0
+    limit: int | None = None
+
+
+EVERY = Window()
+
+
+def count_param(name: str, value: str | None) -> int | None:
+    """A ``limit``/``offset``/``start``/``end`` query value: None when absent, else a
+    non-negative integer (Invalid otherwise, with DRF's messages)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        number = int(text)
+    except ValueError:
+        raise Invalid("A valid integer is required.", field=name) from None
+    if number < 0:
+        raise Invalid("Ensure this value is greater than or equal to 0.", field=name)
+    return number
+
+
+def job_window(limit: str | None, offset: str | None) -> Window:
+    """REST ``jobs/{id}/csv|yaml/``: offset, then limit; either alone works; limit 0 = no
+    limit."""
+    lim, off = count_param("limit", limit), count_param("offset", offset)
+    return Window(off or 0, lim or None)
+
+
+def suite_window(limit: str | None, offset: str | None) -> Window:
+    """Suite exports (LAVA's chunking, spec 8.2): without a limit (or limit 0) every case,
+    the offset ignored; otherwise skip ``offset`` and return at most ``limit``."""
+    lim, off = count_param("limit", limit), count_param("offset", offset)
+    if not lim:
+        return Window()
+    return Window(off or 0, lim)
+
+
+# -- the scope of an export --------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobScope:
+    job_id: int
+    suites: tuple[tuple[int, str], ...]   # (id, name), by id
+    max_case_id: int                      # 0 when the job has no cases yet
+    end_time: str | None
+    log_lines: int
+    data_dir: str | None
+
+    @property
+    def suite_names(self) -> dict[int, str]:
+        return dict(self.suites)
+
+    def suite_list(self) -> str:
+        return ", ".join(str(int(sid)) for sid, _ in self.suites) or "NULL"
+
+    def log(self) -> JobLog | None:
+        return JobLog.for_job(self.data_dir, self.job_id) if self.data_dir else None
+
+
+def thd_scope(tx: Tx, job_id: int, data_dir: str | None,
+              suite: tuple[int, str] | None = None) -> JobScope:
+    """The job's suites (or only ``suite``) and its highest test-case id, now."""
+    job = tx.one("SELECT end_time, log_lines FROM test_jobs WHERE id = ?", (job_id,))
+    if job is None:
+        raise NotFound(NO_JOB, model="TestJob")
+    if suite is None:
+        suites = tuple((r["id"], r["name"]) for r in tx.all(
+            "SELECT id, name FROM test_suites WHERE job_id = ? ORDER BY id", (job_id,)))
+    else:
+        suites = (suite,)
+    scope = JobScope(job_id, suites, 0, job["end_time"], int(job["log_lines"] or 0), data_dir)
+    top = tx.scalar("SELECT max(id) FROM test_cases WHERE suite_id IN (%s)"
+                    % scope.suite_list()) if suites else None
+    return JobScope(job_id, suites, int(top or 0), job["end_time"], scope.log_lines, data_dir)
+
+
+def case_batches(cursor: Cursor, scope: JobScope, window: Window = EVERY,
+                 suite_id: int | None = None) -> Iterator[list[Any]]:
+    """The scope's cases ordered by id (only ``suite_id``'s when given), ``BATCH`` rows per
+    read, by keyset pagination on the id."""
+    if not scope.suites or scope.max_case_id == 0:
+        return
+    where = ("suite_id = %d" % int(suite_id)) if suite_id is not None \
+        else "suite_id IN (%s)" % scope.suite_list()
+    remaining = window.limit
+    after = 0
+    offset = window.offset
+    while remaining is None or remaining > 0:
+        size = BATCH if remaining is None else min(BATCH, remaining)
+        rows = cursor.tx.all(
+            "SELECT %s FROM test_cases WHERE %s AND id > ? AND id <= ? ORDER BY id"
+            " LIMIT ? OFFSET ?" % (CASE_COLUMNS, where),
+            (after, scope.max_case_id, size, offset))
+        offset = 0
+        if not rows:
+            return
+        yield rows
+        if len(rows) < size:
+            return
+        after = rows[-1]["id"]
+        if remaining is not None:
+            remaining -= len(rows)
+
+
+def suite_ordered_batches(cursor: Cursor, scope: JobScope
+                          ) -> Iterator[tuple[int, str, list[Any]]]:
+    """``(suite id, suite name, rows)``: cases by suite id, then case id."""
+    for suite_id, name in scope.suites:
+        for rows in case_batches(cursor, scope, suite_id=suite_id):
+            yield suite_id, name, rows
+
+
+# -- the record ----------------------------------------------------------------------------------
+def python_time(stored: str) -> str:
+    """``str()`` of the aware UTC datetime: ``2026-07-01 12:00:00.123456+00:00``."""
+    date, _, clock = stored.partition("T")
+    clock = clock.removesuffix(".000000")
+    return "%s %s+00:00" % (date, clock)
+
+
+def iso_time(stored: str) -> str:
+    """``isoformat()`` of the aware UTC datetime: ``2026-07-01T12:00:00.123456+00:00``."""
+    return (stored.removesuffix(".000000")) + "+00:00"
+
+
+def measurement(value: Any) -> str:
+    """The measurement with 10 decimal places, or ``"None"``."""
+    if value is None:
+        return "None"
+    text = str(value)
+    if _STORED_MEASUREMENT.match(text):
+        return text
+    try:
+        return format(Decimal(text).quantize(_PLACES), "f")
+    except InvalidOperation:
+        return text
+
+
+def parse_metadata(text: str | None) -> dict[str, Any]:
+    """The case's stored YAML metadata as a mapping (``{}`` if none or unreadable)."""
+    if not text:
+        return {}
+    try:
+        value = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _extra(path: Any, scope: JobScope) -> list[dict[str, Any]] | None:
+    """The metadata file ``path`` names, as a list of one-key mappings; None unless it is
+    a readable mapping inside the job's directory."""
+    if not isinstance(path, str) or not scope.data_dir:
+        return None
+    base = os.path.realpath(job_dir(scope.data_dir, scope.job_id))
+    real = os.path.realpath(path)
+    if not real.startswith(base + os.sep) or not os.path.isfile(real):
+        return None
+    try:
+        with open(real, encoding="utf-8") as stream:
+            data = yaml.load(stream, Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return [{key: value} for key, value in data.items()]
+
+
+def _line(value: Any) -> str:
+    return str(value) if value else ""
+
+
+def record(row: Any, scope: JobScope, suite_name: str) -> dict[str, Any]:
+    """The exported test case, keys in LAVA's YAML order (spec 5.1)."""
+    metadata = parse_metadata(row["metadata"])
+    if "extra" in metadata:
+        extra = _extra(metadata["extra"], scope)
+        if extra is not None:
+            metadata["extra"] = extra
+    return {
+        "name": row["name"],
+        "job": str(scope.job_id),
+        "suite": suite_name,
+        "result": RESULTS.get(row["result"], "unknown"),
+        "measurement": measurement(row["measurement"]),
+        "unit": row["units"] or "",
+        "level": metadata.get("level", ""),
+        "url": "/results/testcase/%d" % row["id"],
+        "id": str(row["id"]),
+        "logged": python_time(row["logged"]),
+        "log_start_line": _line(row["start_log_line"]),
+        "log_end_line": _line(row["end_log_line"]),
+        "metadata": metadata,
+    }
+
+
+def records(cursor: Cursor, scope: JobScope, window: Window = EVERY
+            ) -> Iterator[list[dict[str, Any]]]:
+    """The scope's records ordered by case id, one list per batch read."""
+    names = scope.suite_names
+    for rows in case_batches(cursor, scope, window):
+        yield [record(row, scope, names[row["suite_id"]]) for row in rows]
+
+
+def thd_case(tx: Tx, principal: Principal, case_id: int,
+             data_dir: str | None) -> tuple[dict[str, Any], str]:
+    """One test case's record and name (``/results/testcase/{id}/yaml``), with its job's
+    object-level visibility."""
+    row = tx.one("SELECT c.%s, s.job_id, s.name AS suite FROM test_cases c JOIN test_suites s"
+                 " ON s.id = c.suite_id WHERE c.id = ?"
+                 % CASE_COLUMNS.replace(", ", ", c."), (case_id,))
+    if row is None:
+        raise NotFound(NO_CASE, model="TestCase")
+    thd_results_job(tx, principal, row["job_id"])
+    scope = thd_scope(tx, row["job_id"], data_dir, (row["suite_id"], row["suite"]))
+    return record(row, scope, row["suite"]), row["name"]
+
+
+# -- log lines -------------------------------------------------------------------------------
+LOG_PIECE_LINES = 1000
+
+
+def log_text(scope: JobScope, start: Any, end: Any) -> Iterator[str]:
+    """The job log's lines ``[start, end)`` as text, in pieces of at most
+    ``LOG_PIECE_LINES`` lines (nothing unless both line numbers are set)."""
+    if not start or not end:
+        return
+    log = scope.log()
+    if log is None:
+        return
+    first, last = int(start), int(end)
+    for piece_start in range(first, last, LOG_PIECE_LINES):
+        data = log.read_bytes(piece_start, min(last, piece_start + LOG_PIECE_LINES),
+                              scope.log_lines)
+        if not data:
+            return
+        yield data.decode("utf-8", "replace")
