@@ -29,13 +29,28 @@ from twisted.web.server import Site
 from lavad import __version__
 from lavad.config import Settings
 from lavad.events import EventBus
+from lavad.files import SYSTEM_TEMPLATE_DIR, LabFiles
+from lavad.http.internal import internal_resource, mount_internal
 from lavad.http.root import build_root
+from lavad.http.ws import EventRelay
 from lavad.publisher import PublisherError, ZMQPublisher
+from lavad.scheduler import Scheduler
 from lavad.store.schema import SchemaError
 from lavad.store.thread import StoreThread
 from lavad.store.tx import thd_drain_outbox
 
 DATABASE_NAME = "lavad.sqlite3"
+#: Where scripts/ci-system-deps.sh unpacks LAVA's templates (from the lava-server .deb).
+UNPACKED_TEMPLATE_DIR = "/opt/lava-server-templates" + SYSTEM_TEMPLATE_DIR
+
+
+def template_dirs(data_dir: str) -> list[str]:
+    """Device-type template search path: overrides in the data directory, Debian's
+    lava-server directory, then the unpacked copy when there is one."""
+    dirs = [os.path.join(data_dir, "device-types"), SYSTEM_TEMPLATE_DIR]
+    if os.path.isdir(UNPACKED_TEMPLATE_DIR):
+        dirs.append(UNPACKED_TEMPLATE_DIR)
+    return dirs
 
 
 class StartupError(Exception):
@@ -68,6 +83,9 @@ class LavadService(MultiService):
         self.lab: Any = None
         #: The ZMQ event publisher while it runs (None when events are disabled).
         self.publisher: ZMQPublisher | None = None
+        self.files: LabFiles | None = None
+        self.scheduler: Scheduler | None = None
+        self.relay: EventRelay | None = None
         self.port: Any = None
         #: None while all is well; 1 once start-up has failed.
         self.exit_status: int | None = None
@@ -109,6 +127,8 @@ class LavadService(MultiService):
                           path=path, schema=version)
             self.lab = self._make_lab(self.store)
             self.publisher = self._start_publisher()
+            self.files = LabFiles(data_dir, template_dirs(data_dir))
+            self._start_children()
             self.port = await self._listen()
             if self._stopping:
                 return
@@ -160,8 +180,29 @@ class LavadService(MultiService):
                                "(%s). Check that it is a lavad database and that the data "
                                "directory's disk is healthy." % (path, exc)) from None
 
+    def _start_children(self) -> None:
+        """The scheduler and the /ws/ relay, children of this service (stopped with it)."""
+        assert self.store is not None and self.lab is not None
+        self.scheduler = Scheduler(self.store, self._reactor)
+        self.scheduler.setServiceParent(self)
+        lab = self.lab
+        self.relay = EventRelay(
+            self.bus, lab.event_visible, self._reactor,
+            authenticate_user=lambda secret, username: lab.authenticate_token(secret, username),
+            authenticate_worker=lab.check_worker_token, topic_prefix=self.settings.event_topic)
+        if self.settings.events_enabled:  # EVENT_NOTIFICATION off: /ws/ relays nothing
+            self.relay.setServiceParent(self)
+
+    def _root(self) -> Any:
+        """``/api/`` (REST), ``/scheduler/internal/v1/`` (workers) and ``/ws/`` (events)."""
+        root = build_root(self, self._reactor)
+        assert self.files is not None and self.relay is not None
+        mount_internal(root, internal_resource(self.lab, self.files, self.files.data_dir))
+        root.putChild(b"ws", self.relay.resource())
+        return root
+
     async def _listen(self) -> Any:
-        site = Site(build_root(self, self._reactor))
+        site = Site(self._root())
         site.displayTracebacks = False
         endpoint = serverFromString(self._reactor, self.settings.http)
         try:
@@ -259,6 +300,10 @@ class LavadService(MultiService):
             await store.stop()
             self.log.info("lavad store closed")
         self.lab = None
+        for child in (self.scheduler, self.relay):
+            if child is not None and child.parent is self:
+                child.disownServiceParent()
+        self.scheduler = self.relay = None
         self.log.info("lavad stopped")
 
 

@@ -20,8 +20,17 @@ __all__ = ["Env", "build_registry", "mount", "rpc_resource"]
 
 def namespaces() -> list[type[Namespace]]:
     """Every namespace lavad serves."""
-    from lavad.xmlrpc import auth, device_types, devices, legacy, names, system, workers
-    return [system.LavaSystemAPI, legacy.SchedulerAPI,
+    from lavad.xmlrpc import (
+        auth,
+        device_types,
+        devices,
+        jobs,
+        legacy,
+        names,
+        system,
+        workers,
+    )
+    return [system.LavaSystemAPI, legacy.SchedulerAPI, jobs.SchedulerJobsAPI,
             devices.SchedulerDevicesAPI, devices.SchedulerDevicesTagsAPI,
             device_types.SchedulerDeviceTypesAPI, device_types.SchedulerDeviceTypesAliasesAPI,
             workers.SchedulerWorkersAPI, names.SchedulerTagsAPI, names.SchedulerAliasesAPI,

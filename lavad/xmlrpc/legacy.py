@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
-from lavad import inventory
+from lavad import inventory, jobqueries, submission
 from lavad.errors import NotFound, PermissionDenied
 from lavad.models import DeviceHealth
-from lavad.xmlrpc.dispatch import Fault, Namespace, exposed
-from lavad.xmlrpc.values import binary, text_argument
+from lavad.xmlrpc import jobs
+from lavad.xmlrpc.dispatch import INTERNAL_TEXT, Fault, Namespace, exposed
+from lavad.xmlrpc.values import binary, datetime_value, text_argument
+
+#: Stored job columns under the names LAVA's job_details uses.
+JOB_COLUMNS = {"id": "id", "sub_id": "sub_id", "is_public": "is_public",
+               "target_group": "target_group", "submitter_id": "submitter_id",
+               "description": "description", "health_check": "health_check",
+               "requested_device_type_id": "requested_device_type",
+               "requested_device_id": "requested_device", "actual_device_id": "actual_device",
+               "priority": "priority", "definition": "definition",
+               "original_definition": "original_definition",
+               "multinode_definition": "multinode_definition",
+               "failure_comment": "failure_comment"}
+
+
+def _count(count: Any) -> int:
+    if count < 0:
+        raise Fault(400, "Bad request: count must not be negative.")
+    return int(count)
 
 
 class SchedulerAPI(Namespace):
@@ -138,3 +157,139 @@ class SchedulerAPI(Namespace):
         """The address of the ZMQ event publisher (clients replace ``*`` with the
         server's host name)."""
         return self.env.event_socket()
+
+    # -- jobs ------------------------------------------------------------------------------------
+    @exposed
+    async def submit_job(self, job_data: Any) -> Any:
+        """Submit a job definition (YAML text): the new job id, or the sub-job ids of a
+        MultiNode job.  Needs a token.  Same as ``scheduler.jobs.submit``."""
+        return await jobs.submit(self.call, job_data)
+
+    @exposed
+    async def resubmit_job(self, job_id: Any) -> Any:
+        """Submit an existing job's definition again.  Same as ``scheduler.jobs.resubmit``."""
+        return await jobs.resubmit(self.call, job_id)
+
+    @exposed
+    async def cancel_job(self, job_id: Any) -> bool:
+        """Cancel a job.  Same as ``scheduler.jobs.cancel``."""
+        return await jobs.cancel(self.call, job_id)
+
+    @exposed
+    def validate_yaml(self, yaml_string: Any) -> None:
+        """Check a definition against the submission schema: nil when it is valid, a
+        fault 400 saying what is wrong otherwise."""
+        text = text_argument(yaml_string)
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise Fault(400, "Decoding job submission failed: %s." % exc) from None
+        try:
+            submission.check_submission(text)
+        except submission.SubmissionError as exc:
+            if exc.kind == "key":
+                raise Fault(-32603, INTERNAL_TEXT % exc.detail) from None
+            raise Fault(400, "Invalid YAML submission: %s" % exc.detail) from None
+
+    @exposed
+    async def job_output(self, job_id: Any, offset: Any = 0) -> Any:
+        """The job's raw log file (``output.yaml``) from byte ``offset``, as base64."""
+        faults = jobs.job_faults(self.call, job_id)
+        faults[(NotFound, "JobOutput")] = (404, "Job output not found.")
+        return binary(await self.call.run(jobqueries.thd_job_output, self.call.principal,
+                                          job_id, self.env.data_dir, offset, faults=faults))
+
+    @exposed
+    async def job_health(self, job_id: Any) -> dict[str, Any]:
+        """``{job_id, job_health}`` (Unknown, Complete, Incomplete, Canceled), with
+        ``sub_id`` for a MultiNode sub-job."""
+        j = await self.call.run(jobqueries.thd_job, self.call.principal, job_id,
+                                faults=jobs.job_faults(self.call, job_id))
+        out = {"job_id": j["pk"], "job_health": j["health"]}
+        if j["multinode"]:
+            out["sub_id"] = j["sub_id"]
+        return out
+
+    @exposed
+    async def job_state(self, job_id: Any) -> dict[str, Any]:
+        """``{job_id, job_state}`` (Submitted ... Finished), with ``sub_id`` for a MultiNode
+        sub-job."""
+        j = await self.call.run(jobqueries.thd_job, self.call.principal, job_id,
+                                faults=jobs.job_faults(self.call, job_id))
+        out = {"job_id": j["pk"], "job_state": j["state"]}
+        if j["multinode"]:
+            out["sub_id"] = j["sub_id"]
+        return out
+
+    @exposed
+    async def job_details(self, job_id: Any) -> dict[str, Any]:
+        """A job's stored fields (``id, sub_id, is_public, submitter_id, description,
+        requested_device_type_id, actual_device_id, submit_time, definition...``) with
+        ``status, state, health, error_msg, error_type, submitter_username,
+        submitter_email, absolute_url, is_pipeline``.  Kept for old clients."""
+        record = await self.call.run(jobqueries.thd_job_record, self.call.principal, job_id,
+                                     faults=jobs.job_faults(self.call, job_id))
+        columns, j = record["columns"], record["summary"]
+        out: dict[str, Any] = {name: columns[col] for name, col in JOB_COLUMNS.items()}
+        out["is_public"] = bool(out["is_public"])
+        out["health_check"] = bool(out["health_check"])
+        out["requested_worker_id"] = None
+        out["pipeline_compatibility"] = 0
+        out["queue_timeout"] = None
+        for key in ("submit_time", "start_time", "end_time"):
+            out[key] = datetime_value(columns[key])
+        try:
+            out["metadata"] = json.loads(columns.get("metadata") or "{}")
+        except ValueError:
+            out["metadata"] = {}
+        out.update({"error_msg": j["error_msg"], "error_type": j["error_type"],
+                    "status": j["status"], "state": j["state"], "health": j["health"],
+                    "submitter_username": j["submitter"],
+                    "submitter_email": j["submitter_email"],
+                    "absolute_url": "/scheduler/job/%s" % j["id"], "is_pipeline": True})
+        return out
+
+    @exposed
+    async def all_jobs(self) -> list[list[Any]]:
+        """The visible jobs that are not finished, newest first: ``[id, description,
+        status (lower case), device, device_type, sub_id]``, where device and device_type
+        are structs of their stored fields (or nil)."""
+        rows = await self.call.run(jobqueries.thd_unfinished_jobs, self.call.principal)
+        return [[j["pk"], j["description"], j["status"].lower(), j["device_row"],
+                 j["device_type_row"], j["sub_id"]] for j in rows]
+
+    @exposed
+    async def get_recent_jobs_for_device_type(self, device_type: Any, count: Any = 1,
+                                              restrict_to_user: Any = False) -> list[dict]:
+        """The ``count`` newest finished jobs requested for a (displayed) device type:
+        ``[{id, description, status, device}]``; only the caller's with
+        ``restrict_to_user``."""
+        if not device_type:
+            raise Fault(400, "Bad request: device_type was not specified.")
+        rows = await self.call.run(jobqueries.thd_recent_jobs, self.call.principal,
+                                   _count(count), bool(restrict_to_user),
+                                   device_type=device_type)
+        return [{"id": j["pk"], "description": j["description"], "status": j["status"],
+                 "device": j["device"] or ""} for j in rows]
+
+    @exposed
+    async def get_recent_jobs_for_device(self, device: Any, count: Any = 1,
+                                         restrict_to_user: Any = False) -> list[dict]:
+        """The ``count`` newest finished jobs that ran on a device: ``[{id, description,
+        status}]``; only the caller's with ``restrict_to_user``."""
+        if not device:
+            raise Fault(400, "Bad request: device was not specified.")
+        rows = await self.call.run(
+            jobqueries.thd_recent_jobs, self.call.principal, _count(count),
+            bool(restrict_to_user), device=device, faults={
+                PermissionDenied: (403, "Device '%s' not available to user '%s'."
+                                   % (device, self.call.username))})
+        return [{"id": j["pk"], "description": j["description"], "status": j["status"]}
+                for j in rows]
+
+    @exposed
+    async def pending_jobs_by_device_type(self, all: Any = False) -> dict[str, int]:
+        """``{device_type: number of waiting jobs}``, listing every active device type (every
+        device type with ``all``)."""
+        return await self.call.run(jobqueries.thd_pending_by_device_type, self.call.principal,
+                                   bool(all))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lavad import LAVA_VERSION, accounts, inventory, users
+from lavad import LAVA_VERSION, accounts, inventory, jobqueries, users
 from lavad.errors import NotFound
 from lavad.users import Principal
 from lavad.xmlrpc.dispatch import (
@@ -145,6 +145,17 @@ class LavaSystemAPI(Namespace):
                         % self.call.principal.username)
         return await self.call.run(users.thd_principal_by_name, username,
                                    faults={NotFound: (404, "Username %s not found" % username)})
+
+    @exposed
+    async def user_can_view_jobs(self, job_list: Any, username: Any = None) -> Any:
+        """Which of the jobs in ``job_list`` (ids, or "N.M" MultiNode sub-job ids) the
+        caller (or, for a superuser, the user ``username``) may see: ``{"<id>": bool}``,
+        unknown jobs left out.  Needs a token."""
+        self.call.authenticate()
+        if not isinstance(job_list, list):
+            raise Fault(400, "job list argument must be a list")
+        who = await self._as_user(username)
+        return await self.call.run(jobqueries.thd_can_view_jobs, who, job_list)
 
     @exposed
     async def user_can_view_devices(self, device_list: Any, username: Any = None) -> Any:

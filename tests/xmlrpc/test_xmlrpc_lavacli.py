@@ -188,3 +188,73 @@ async def test_errors_reach_the_user(server, rpc, lavacli):
     code, out, err = await lavacli.run("workers", "add", "w9")
     assert code == 1
     assert "User 'alice' is missing permission lava_scheduler_app.add_worker." in err
+
+
+JOB = """\
+device_type: qemu
+job_name: smoke
+timeouts:
+  job:
+    minutes: 10
+priority: medium
+visibility: public
+actions:
+- deploy:
+    to: tmpfs
+    images:
+      kernel:
+        url: http://example.com/vmlinuz
+- boot:
+    method: qemu
+    media: tmpfs
+    prompts: ['# ']
+"""
+
+LOG = ('- {"dt": "2026-07-01T10:00:01.250000", "lvl": "info", "msg": "hello"}\n'
+       '- {"dt": "2026-07-01T10:00:02.500000", "lvl": "target", "msg": "login:"}\n')
+
+
+@pytest_twisted.ensureDeferred
+async def test_jobs(server, rpc, lavacli):
+    """jobs submit/show/list/definition/validate/logs/cancel through lavacli."""
+    from lavad import results, statemachine
+
+    root = await server.user("root", is_superuser=True)
+    alice = await server.user("alice")
+    await rpc.call("scheduler.device_types.add", "qemu", None, True, None, 24, "hours",
+                   token=root)
+    await rpc.call("scheduler.workers.add", "w1", token=root)
+    await rpc.call("scheduler.devices.add", "qemu-01", "qemu", "w1", None, None, True, "GOOD",
+                   token=root)
+    await lavacli.ok("identities", "add", "--uri", rpc.url, "--username", alice[0],
+                     "--token", alice[1], "default")
+    path = lavacli.path("job.yaml", JOB)
+    job_id = int(await lavacli.ok("jobs", "submit", path))
+    assert await lavacli.ok("jobs", "validate", path) == ""
+    assert await lavacli.ok("jobs", "definition", str(job_id)) == JOB.strip() + "\n"
+    shown = (await lavacli.ok("jobs", "show", str(job_id))).splitlines()
+    assert shown[:9] == ["id          : %d" % job_id, "description : smoke",
+                         "submitter   : alice", "device-type : qemu", "device      : None",
+                         "health-check: False", "state       : Submitted",
+                         "Health      : Unknown", "pipeline    : True"]
+    as_json = yaml.safe_load(await lavacli.ok("jobs", "show", str(job_id), "--json"))
+    assert len(as_json["submit_time"]) == 17 and as_json["end_time"] is None
+    assert await lavacli.ok("jobs", "list") == (
+        "Jobs (from 1 to 25):\n* %d: Submitted,Unknown [alice] (smoke) - qemu\n" % job_id)
+
+    await server.run(statemachine.thd_schedule_job, job_id, "qemu-01")
+    await server.run(statemachine.thd_job_running, job_id)
+    await server.run(results.thd_ingest_log, job_id, LOG, 0, server.service.files.data_dir)
+    assert await lavacli.ok("jobs", "logs", "--no-follow", str(job_id)) == (
+        "2026-07-01T10:00:01 hello\n2026-07-01T10:00:02 login:\n")
+    assert await lavacli.ok("jobs", "logs", "--no-follow", "--start", "1", str(job_id)) == (
+        "2026-07-01T10:00:02 login:\n")
+    await lavacli.ok("jobs", "cancel", str(job_id))
+    assert "state       : Canceling" in await lavacli.ok("jobs", "show", str(job_id))
+    await server.run(statemachine.thd_job_finished, job_id, "pass")
+    # Finished: lavacli stops following after one read.
+    assert await lavacli.ok("jobs", "logs", str(job_id)) == (
+        "2026-07-01T10:00:01 hello\n2026-07-01T10:00:02 login:\n")
+    assert await lavacli.ok("jobs", "wait", str(job_id)) == ""
+    code, out, err = await lavacli.run("jobs", "show", "999")
+    assert code == 1 and "Job '999' was not found." in err
