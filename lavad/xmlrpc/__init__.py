@@ -27,6 +27,7 @@ def namespaces() -> list[type[Namespace]]:
         jobs,
         legacy,
         names,
+        results,
         system,
         workers,
     )
@@ -36,7 +37,7 @@ def namespaces() -> list[type[Namespace]]:
             workers.SchedulerWorkersAPI, names.SchedulerTagsAPI, names.SchedulerAliasesAPI,
             names.SchedulerRemoteArtifactTokensAPI,
             auth.UsersAPI, auth.UsersGroupsAPI, auth.UsersPermissionsAPI,
-            auth.GroupsAPI, auth.GroupsPermissionsAPI]
+            auth.GroupsAPI, auth.GroupsPermissionsAPI, results.ResultsAPI]
 
 
 def build_registry() -> Registry:

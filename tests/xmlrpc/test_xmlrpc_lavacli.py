@@ -258,3 +258,41 @@ async def test_jobs(server, rpc, lavacli):
     assert await lavacli.ok("jobs", "wait", str(job_id)) == ""
     code, out, err = await lavacli.run("jobs", "show", "999")
     assert code == 1 and "Job '999' was not found." in err
+
+
+RESULTS_LOG = (
+    '- {"dt": "2026-07-01T10:00:01.000000", "lvl": "results", "msg": {"definition": '
+    '"0_smoke", "case": "pwd", "result": "pass"}}\n'
+    '- {"dt": "2026-07-01T10:00:02.000000", "lvl": "results", "msg": {"definition": '
+    '"0_smoke", "case": "uname", "result": "fail"}}\n'
+    '- {"dt": "2026-07-01T10:00:03.000000", "lvl": "results", "msg": {"definition": '
+    '"lava", "case": "job", "result": "pass"}}\n')
+
+
+@pytest_twisted.ensureDeferred
+async def test_results(server, rpc, lavacli):
+    """lavacli results JOB [SUITE [CASE]] (needs a token: results.* is V1)."""
+    from lavad import results, statemachine
+
+    root = await server.user("root", is_superuser=True)
+    await rpc.call("scheduler.device_types.add", "qemu", None, True, None, 24, "hours",
+                   token=root)
+    await rpc.call("scheduler.workers.add", "w1", token=root)
+    await rpc.call("scheduler.devices.add", "qemu-01", "qemu", "w1", None, None, True, "GOOD",
+                   token=root)
+    job_id = await rpc.call("scheduler.jobs.submit", JOB, token=root)
+    await server.run(statemachine.thd_schedule_job, job_id, "qemu-01")
+    await server.run(statemachine.thd_job_running, job_id)
+    await server.run(results.thd_ingest_log, job_id, RESULTS_LOG, 0,
+                     server.service.files.data_dir)
+    await lavacli.ok("identities", "add", "--uri", rpc.url, "--username", root[0],
+                     "--token", root[1], "default")
+    assert await lavacli.ok("results", str(job_id)) == (
+        "Results:\n* 0_smoke.pwd [pass]\n* 0_smoke.uname [fail]\n* lava.job [pass]\n")
+    assert await lavacli.ok("results", str(job_id), "0_smoke") == (
+        "Results:\n* 0_smoke.pwd [pass]\n* 0_smoke.uname [fail]\n")
+    assert await lavacli.ok("results", str(job_id), "0_smoke", "uname") == "fail\n"
+    await lavacli.ok("identities", "add", "--uri", rpc.url, "anon")
+    code, out, err = await lavacli.run("-i", "anon", "results", str(job_id))
+    assert code == 1
+    assert "Authentication with user and token required for this API." in err

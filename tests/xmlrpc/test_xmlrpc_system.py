@@ -252,3 +252,18 @@ async def test_assign_and_revoke_perms(server, rpc):
     assert await rpc.fault("system.revoke_perm_device_type", "view_devicetype", "qemu", "g",
                            token=alice) == (
         403, "User 'alice' is missing permission lava_scheduler_app.change_devicetype.")
+
+
+def test_method_table_is_lavas():
+    """The table has LAVA 2026.07's 134 methods in its 17 namespaces."""
+    registry = build_registry()
+    assert len(registry) == 134
+    assert [ns.name for ns, _ in registry.grouped()] == [
+        "auth.groups", "auth.groups.perms", "auth.users", "auth.users.groups",
+        "auth.users.perms", "results", "scheduler", "scheduler.aliases",
+        "scheduler.device_types", "scheduler.device_types.aliases", "scheduler.devices",
+        "scheduler.devices.tags", "scheduler.jobs", "scheduler.remote_artifact_tokens", "scheduler.tags",
+        "scheduler.workers", "system"]
+    assert registry.lookup("scheduler.jobs.list").params == (
+        "(state=None, health=None, start=0, limit=25, since=0, verbose=False, "
+        "duration_at_least=None)")
