@@ -146,7 +146,8 @@ def thd_jobs(tx: Tx, principal: Principal, state: Any = None, health: Any = None
     """Visible jobs, newest first, in the window ``[start, start + limit)`` (limit at most
     100): of a state and health (any case), finished in the last ``since`` minutes, or
     that ran more than ``duration_at_least`` minutes."""
-    cond, params = [visible_jobs_sql(principal)], []
+    cond: list[str] = [visible_jobs_sql(principal)]
+    params: list[Any] = []
     if state:
         cond.append("j.state = %d" % _state(state, JobState, "state"))
     if health:
@@ -168,7 +169,8 @@ def thd_jobs(tx: Tx, principal: Principal, state: Any = None, health: Any = None
 def thd_queue(tx: Tx, principal: Principal, device_types: list[str] | None = None,
               start: Any = 0, limit: Any = 25) -> list[dict[str, Any]]:
     """Visible Submitted jobs, newest first, optionally only for some device types."""
-    cond, params = ["j.state = %d" % JobState.SUBMITTED, visible_jobs_sql(principal)], []
+    cond = ["j.state = %d" % JobState.SUBMITTED, visible_jobs_sql(principal)]
+    params: list[Any] = []
     if device_types is not None:
         names = [str(n) for n in device_types]
         cond.append("j.requested_device_type IN (%s)" % ", ".join("?" * len(names))

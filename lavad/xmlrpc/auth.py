@@ -7,6 +7,7 @@ API tokens are not managed here: ``lavad manage tokens`` does that.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import accounts, users
@@ -24,7 +25,7 @@ class UsersAPI(Namespace):
     summary = "User accounts."
 
     @exposed
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> builtins.list[dict[str, Any]]:
         """All users by username: ``[{username, last_name, first_name, is_superuser,
         is_staff, is_active}]``.  Needs ``auth.view_user``."""
         self.call.check_perm("auth.view_user")
@@ -90,7 +91,7 @@ class UsersGroupsAPI(Namespace):
     summary = "The groups of one user."
 
     @exposed
-    async def list(self, username: Any) -> list[str]:
+    async def list(self, username: Any) -> builtins.list[str]:
         """The names of the user's groups.  Needs ``auth.view_user``."""
         self.call.check_perm("auth.view_user")
         return await self.call.run(accounts.thd_user_groups, username,
@@ -116,7 +117,7 @@ class UsersPermissionsAPI(Namespace):
     summary = "The global permissions given to one user."
 
     @exposed
-    async def list(self, username: Any) -> list[dict[str, str]]:
+    async def list(self, username: Any) -> builtins.list[dict[str, str]]:
         """The user's own permissions: ``[{app, model, codename}]``.  Needs
         ``auth.view_user``."""
         self.call.check_perm("auth.view_user")
@@ -144,7 +145,7 @@ class GroupsAPI(Namespace):
     summary = "Groups of users (they carry permissions, and job visibility)."
 
     @exposed
-    async def list(self) -> list[str]:
+    async def list(self) -> builtins.list[str]:
         """All group names, sorted.  Needs ``auth.view_group``."""
         self.call.check_perm("auth.view_group")
         return [g["name"] for g in await self.call.run(users.thd_list_groups)]
@@ -176,7 +177,7 @@ class GroupsPermissionsAPI(Namespace):
     summary = "The global permissions given to one group."
 
     @exposed
-    async def list(self, name: Any) -> list[dict[str, str]]:
+    async def list(self, name: Any) -> builtins.list[dict[str, str]]:
         """The group's permissions: ``[{app, model, codename}]``.  Needs
         ``auth.view_group``."""
         self.call.check_perm("auth.view_group")

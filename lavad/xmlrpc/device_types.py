@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import devices, inventory
@@ -36,7 +37,7 @@ class SchedulerDeviceTypesAPI(Namespace):
                "permissions.")
 
     @exposed
-    async def list(self, show_all: Any = False) -> list[dict[str, Any]]:
+    async def list(self, show_all: Any = False) -> builtins.list[dict[str, Any]]:
         """The device types the caller may see, by name: ``[{name, devices, installed,
         template}]`` (``devices`` counts all their devices, ``template`` says whether a
         template file exists).  With ``show_all``, templates without a device type
@@ -81,7 +82,7 @@ class SchedulerDeviceTypesAPI(Namespace):
                             disable_health_check=health_disabled, faults=admin_faults(name))
 
     @exposed
-    async def devices(self, name: Any, health: Any = None) -> list[dict[str, Any]]:
+    async def devices(self, name: Any, health: Any = None) -> builtins.list[dict[str, Any]]:
         """The visible devices of a device type: ``[{hostname, health, state}]``,
         optionally only those of ``health`` (GOOD, UNKNOWN, ...)."""
         value = None
@@ -139,7 +140,7 @@ class SchedulerDeviceTypesAPI(Namespace):
         await self._perm(inventory.thd_revoke_object_permission, name, group, permission)
 
     @exposed
-    async def perms_list(self, name: Any) -> list[dict[str, str]]:
+    async def perms_list(self, name: Any) -> builtins.list[dict[str, str]]:
         """The group permissions on a device type: ``[{name, group}]``.  Staff only."""
         return await self._perm(inventory.thd_object_permissions, name)
 
@@ -157,7 +158,7 @@ class SchedulerDeviceTypesAliasesAPI(Namespace):
                             faults=admin_faults(name))
 
     @exposed
-    async def list(self, name: Any) -> list[str]:
+    async def list(self, name: Any) -> builtins.list[str]:
         """The aliases of a device type, sorted."""
         return await self.call.run(inventory.thd_device_type_aliases, self.call.principal,
                                    name, faults={NotFound: not_found(name)})

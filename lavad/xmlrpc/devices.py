@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import devices, inventory
@@ -42,7 +43,7 @@ class SchedulerDevicesAPI(Namespace):
     summary = "Devices: list, show, add, update, delete, their dictionaries and permissions."
 
     @exposed
-    async def list(self, show_all: Any = False, offline_info: Any = False) -> list[dict]:
+    async def list(self, show_all: Any = False, offline_info: Any = False) -> builtins.list[dict]:
         """The devices the caller may see, by hostname, without retired ones unless
         ``show_all``: ``[{hostname, type, health, state, current_job, pipeline}]``.
         ``offline_info`` is accepted and ignored."""
@@ -156,7 +157,7 @@ class SchedulerDevicesAPI(Namespace):
         await self._perm(inventory.thd_revoke_object_permission, hostname, group, permission)
 
     @exposed
-    async def perms_list(self, hostname: Any) -> list[dict[str, str]]:
+    async def perms_list(self, hostname: Any) -> builtins.list[dict[str, str]]:
         """The group permissions on a device: ``[{name, group}]``.  Staff only."""
         return await self._perm(inventory.thd_object_permissions, hostname)
 
@@ -174,7 +175,7 @@ class SchedulerDevicesTagsAPI(Namespace):
                             faults=change_faults(self.call, hostname))
 
     @exposed
-    async def list(self, hostname: Any) -> list[str]:
+    async def list(self, hostname: Any) -> builtins.list[str]:
         """The tag names of a device."""
         return await self.call.run(inventory.thd_device_tags, self.call.principal, hostname)
 

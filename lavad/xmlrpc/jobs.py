@@ -5,6 +5,7 @@ The job methods of the legacy ``scheduler`` namespace share the helpers here.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import jobqueries, submission
@@ -99,7 +100,7 @@ class SchedulerJobsAPI(Namespace):
     @exposed
     async def list(self, state: Any = None, health: Any = None, start: Any = 0,
                    limit: Any = 25, since: Any = 0, verbose: Any = False,
-                   duration_at_least: Any = None) -> list[dict[str, Any]]:
+                   duration_at_least: Any = None) -> builtins.list[dict[str, Any]]:
         """The jobs the caller may see, newest first, ``limit`` (at most 100) of them from
         ``start``: ``[{id, description, device_type, health, state, submitter}]``.
 
@@ -125,7 +126,7 @@ class SchedulerJobsAPI(Namespace):
 
     @exposed
     async def queue(self, device_types: Any = None, start: Any = 0,
-                    limit: Any = 25) -> list[dict[str, Any]]:
+                    limit: Any = 25) -> builtins.list[dict[str, Any]]:
         """The waiting (Submitted) jobs the caller may see, newest first, optionally only
         those for the device types listed: ``[{id, description, requested_device_type,
         submitter}]``."""
@@ -138,7 +139,7 @@ class SchedulerJobsAPI(Namespace):
                 for j in rows]
 
     @exposed
-    async def logs(self, job_id: Any, start: Any = 0, end: Any = None) -> list[Any]:
+    async def logs(self, job_id: Any, start: Any = 0, end: Any = None) -> builtins.list[Any]:
         """``[finished, log]``: whether the job is Finished, and its log lines ``start``
         to ``end`` (excluded, 0-based; nil for all) as base64 YAML, one mapping per line
         with ``dt``, ``lvl`` and ``msg``."""
@@ -148,7 +149,7 @@ class SchedulerJobsAPI(Namespace):
         return [finished, binary(text)]
 
     @exposed
-    async def configuration(self, job_id: Any) -> list[Any]:
+    async def configuration(self, job_id: Any) -> builtins.list[Any]:
         """What a started job was given, as base64 (nil when absent): ``[job definition,
         device configuration, dispatcher configuration, env, env-dut]``."""
         faults = job_faults(self.call, job_id)

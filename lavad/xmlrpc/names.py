@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import accounts, devices, inventory
@@ -14,7 +15,7 @@ class SchedulerTagsAPI(Namespace):
     summary = "Device tags (jobs ask for devices by tag)."
 
     @exposed
-    async def list(self) -> list[dict[str, Any]]:
+    async def list(self) -> builtins.list[dict[str, Any]]:
         """All tags by name: ``[{name, description}]``."""
         return [{"name": t["name"], "description": t["description"]}
                 for t in await self.call.run(devices.thd_list_tags)]
@@ -44,7 +45,7 @@ class SchedulerAliasesAPI(Namespace):
     summary = "Device-type aliases: other names jobs may use for a device type."
 
     @exposed
-    async def list(self) -> list[str]:
+    async def list(self) -> builtins.list[str]:
         """All alias names, sorted."""
         return [a["name"] for a in await self.call.run(devices.thd_list_aliases)]
 
@@ -81,7 +82,7 @@ class SchedulerRemoteArtifactTokensAPI(Namespace):
                "download artifacts.")
 
     @exposed
-    async def list(self) -> list[dict[str, str]]:
+    async def list(self) -> builtins.list[dict[str, str]]:
         """The caller's tokens: ``[{name, token}]``.  Needs a token."""
         self.call.authenticate()
         return await self.call.run(accounts.thd_remote_artifact_tokens, self.call.principal)

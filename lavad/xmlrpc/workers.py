@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from lavad import devices, inventory
@@ -29,7 +30,7 @@ class SchedulerWorkersAPI(Namespace):
                                    % (hostname, self.call.username))}
 
     @exposed
-    async def list(self, show_all: Any = False) -> list[str]:
+    async def list(self, show_all: Any = False) -> builtins.list[str]:
         """The hostnames of the workers the caller may see, sorted, without retired ones
         unless ``show_all``."""
         return await self.call.run(inventory.thd_workers, self.call.principal, bool(show_all))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest_twisted
 
@@ -15,8 +15,7 @@ async def setup(server, rpc):
     root = await server.user("root", is_superuser=True, is_staff=True)
     alice = await server.user("alice")
     for name in ("qemu", "base", "base-uboot", "juno"):
-        with open(os.path.join(server.template_dir, name + ".jinja2"), "w") as f:
-            f.write("# %s\n" % name)
+        Path(server.template_dir, name + ".jinja2").write_text("# %s\n" % name)
     await rpc.call("scheduler.device_types.add", "qemu", "emulated", True, None, 24, "hours",
                    token=root)
     await rpc.call("scheduler.device_types.add", "kvm", None, False, True, 5, "jobs",
@@ -32,7 +31,7 @@ async def setup(server, rpc):
 async def test_list(server, rpc):
     """list: visible types with device counts and template flags; show_all adds
     template-only types (not base*)."""
-    root, alice = await setup(server, rpc)
+    _root, alice = await setup(server, rpc)
     expected = [{"name": "kvm", "devices": 0, "installed": True, "template": False},
                 {"name": "qemu", "devices": 2, "installed": True, "template": True}]
     assert await rpc.call("scheduler.device_types.list") == expected
@@ -115,7 +114,7 @@ async def test_update(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_devices(server, rpc):
     """devices(name, health): visible devices of the type, optionally filtered by health."""
-    root, alice = await setup(server, rpc)
+    _root, _alice = await setup(server, rpc)
     assert await rpc.call("scheduler.device_types.devices", "qemu") == [
         {"hostname": "qemu-01", "health": "Good", "state": "Idle"},
         {"hostname": "qemu-02", "health": "Unknown", "state": "Idle"}]
@@ -138,8 +137,7 @@ async def test_templates(server, rpc):
                           token=root) is None
     assert (await rpc.call("scheduler.device_types.get_template", "kvm")).data == \
         b"{# kvm #}\n"
-    with open(os.path.join(server.template_dir, "kvm.jinja2")) as f:
-        assert f.read() == "{# kvm #}\n"
+    assert Path(server.template_dir, "kvm.jinja2").read_text() == "{# kvm #}\n"
     assert (await rpc.call("scheduler.device_types.list"))[0]["template"] is True
     await rpc.call("scheduler.device_types.set_template", "kvm", "", token=root)
     assert await rpc.fault("scheduler.device_types.get_template", "kvm") == (

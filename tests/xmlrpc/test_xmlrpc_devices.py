@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import xmlrpc.client
+from pathlib import Path
 
 import pytest_twisted
 import yaml
@@ -23,8 +23,7 @@ async def lab(server, rpc):
     """A superuser, a normal user, a device type with a template, a worker, two devices."""
     root = await server.user("root", is_superuser=True, is_staff=True)
     alice = await server.user("alice")
-    with open(os.path.join(server.template_dir, "qemu.jinja2"), "w") as f:
-        f.write(TEMPLATE)
+    Path(server.template_dir, "qemu.jinja2").write_text(TEMPLATE)
     await rpc.call("scheduler.device_types.add", "qemu", "emulated", True, None, 24, "hours",
                    token=root)
     await rpc.call("scheduler.workers.add", "w1", "the worker", token=root)
@@ -37,7 +36,7 @@ async def lab(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_add_list_show(server, rpc):
     """add creates Idle devices (health UNKNOWN by default); list and show return LAVA's keys."""
-    root, alice = await lab(server, rpc)
+    _root, _alice = await lab(server, rpc)
     assert await rpc.call("scheduler.devices.list") == [
         {"hostname": "qemu-01", "type": "qemu", "health": "Good", "state": "Idle",
          "current_job": None, "pipeline": True},
@@ -242,7 +241,7 @@ async def test_tags(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_current_job(server, rpc):
     """current_job is the id of the unfinished job on the device."""
-    root, alice = await lab(server, rpc)
+    _root, _alice = await lab(server, rpc)
     uid = await server.run(lambda tx: tx.scalar("SELECT id FROM users WHERE username='root'"))
 
     def put_job(tx):

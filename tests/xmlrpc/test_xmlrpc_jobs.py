@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import xmlrpc.client
+from pathlib import Path
 
 import pytest_twisted
 import yaml
@@ -103,7 +104,7 @@ async def ingest(server, job_id, text):
 async def test_submit_and_show(server, rpc):
     """submit returns an int id; show has LAVA's keys and dateTimes; definition is the
     text as submitted."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, _bob = await setup(server, rpc)
     assert await rpc.fault("scheduler.jobs.submit", JOB) == AUTH
     job_id = await rpc.call("scheduler.jobs.submit", JOB, token=alice)
     assert isinstance(job_id, int)
@@ -133,7 +134,7 @@ async def test_submit_and_show(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_submission_faults(server, rpc):
     """Submission errors become LAVA's 400 faults."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, _bob = await setup(server, rpc)
     code, text = await rpc.fault("scheduler.jobs.submit", "job_name: [x", token=alice)
     assert code == 400 and text.startswith("Problem with submitted job data: ")
     bad_type = JOB.replace("device_type: qemu", "device_type: nope")
@@ -152,7 +153,7 @@ async def test_submission_faults(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_multinode(server, rpc):
     """A MultiNode submission returns the sub_id strings; each is addressable."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, _bob = await setup(server, rpc)
     ids = await rpc.call("scheduler.jobs.submit", MULTINODE, token=alice)
     first = int(ids[0].split(".")[0])
     assert ids == ["%d.0" % first, "%d.1" % first]
@@ -212,7 +213,7 @@ async def test_visibility_and_cancel(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_list_and_queue(server, rpc):
     """list and queue: newest first, windows of at most 100, state/health filters, verbose."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, _bob = await setup(server, rpc)
     ids = [await rpc.call("scheduler.jobs.submit", JOB, token=alice) for _ in range(4)]
     await start(server, ids[0])
     await server.run(statemachine.thd_job_finished, ids[0], "fail", "Infrastructure", "boom")
@@ -256,7 +257,7 @@ async def test_list_and_queue(server, rpc):
 async def test_logs_and_configuration(server, rpc):
     """logs: [finished, base64 YAML] by line range, "[]" before any log; configuration:
     the job's files once it started; job_output: the raw log from a byte offset."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, _bob = await setup(server, rpc)
     job_id = await rpc.call("scheduler.jobs.submit", JOB, token=alice)
     finished, data = await rpc.call("scheduler.jobs.logs", job_id)
     assert (finished, data.data) == (False, b"[]")
@@ -282,8 +283,7 @@ async def test_logs_and_configuration(server, rpc):
     os.makedirs(directory, exist_ok=True)
     for name, text in (("job.yaml", "job: 1\n"), ("device.yaml", "device: 1\n"),
                        ("env.yaml", "env: 1\n")):
-        with open(os.path.join(directory, name), "w") as f:
-            f.write(text)
+        Path(directory, name).write_text(text)
     config = await rpc.call("scheduler.jobs.configuration", job_id)
     assert [None if c is None else c.data for c in config] == [
         b"job: 1\n", b"device: 1\n", None, b"env: 1\n", None]
@@ -319,7 +319,7 @@ async def test_validate(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_legacy_job_methods(server, rpc):
     """job_state, job_health, job_details, get_recent_jobs_for_device(_type)."""
-    root, alice, bob = await setup(server, rpc)
+    _root, alice, bob = await setup(server, rpc)
     job_id = await rpc.call("scheduler.jobs.submit", JOB, token=alice)
     await start(server, job_id, "qemu-02")
     await server.run(statemachine.thd_job_finished, job_id, "pass")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import pytest_twisted
 import yaml
 from twisted.internet import threads
-
 
 
 class Lavacli:
@@ -28,7 +28,7 @@ class Lavacli:
 
     def _run(self, args: tuple[str, ...], stdin: str | None) -> tuple[int, str, str]:
         proc = subprocess.run([sys.executable, "-m", "lavacli", *args], env=self.env,
-                              input=stdin, capture_output=True, text=True, timeout=60,
+                              input=stdin, capture_output=True, text=True, timeout=60, check=False,
                               cwd=self.home)
         return proc.returncode, proc.stdout, proc.stderr
 
@@ -60,8 +60,8 @@ async def test_identities_and_system(server, rpc, lavacli):
     root = await server.user("root", is_superuser=True)
     await lavacli.ok("identities", "add", "--uri", rpc.url, "--username", root[0],
                      "--token", root[1], "default")
-    with open(os.path.join(lavacli.config, "lavacli.yaml")) as f:
-        assert yaml.safe_load(f)["default"] == {"uri": rpc.url, "username": "root",
+    identity = Path(lavacli.config, "lavacli.yaml").read_text()
+    assert yaml.safe_load(identity)["default"] == {"uri": rpc.url, "username": "root",
                                                 "token": root[1]}
     assert await lavacli.ok("system", "version") == "2026.07\n"
     assert await lavacli.ok("system", "whoami") == "root\n"
@@ -72,7 +72,7 @@ async def test_identities_and_system(server, rpc, lavacli):
     assert "token" in help_text
     await lavacli.ok("identities", "add", "--uri", rpc.url, "--username", "root",
                      "--token", "wrong", "bad")
-    code, out, err = await lavacli.run("-i", "bad", "system", "version")
+    code, _out, err = await lavacli.run("-i", "bad", "system", "version")
     assert code == 1
     assert err.startswith("Unable to connect: ") and "401" in err
     await lavacli.ok("identities", "add", "--uri", rpc.url, "anon")
@@ -182,10 +182,10 @@ async def test_errors_reach_the_user(server, rpc, lavacli):
     alice = await server.user("alice")
     await lavacli.ok("identities", "add", "--uri", rpc.url, "--username", alice[0],
                      "--token", alice[1], "default")
-    code, out, err = await lavacli.run("devices", "show", "nope")
+    code, _out, err = await lavacli.run("devices", "show", "nope")
     assert code == 1
     assert "Device 'nope' was not found." in err
-    code, out, err = await lavacli.run("workers", "add", "w9")
+    code, _out, err = await lavacli.run("workers", "add", "w9")
     assert code == 1
     assert "User 'alice' is missing permission lava_scheduler_app.add_worker." in err
 
@@ -256,7 +256,7 @@ async def test_jobs(server, rpc, lavacli):
     assert await lavacli.ok("jobs", "logs", str(job_id)) == (
         "2026-07-01T10:00:01 hello\n2026-07-01T10:00:02 login:\n")
     assert await lavacli.ok("jobs", "wait", str(job_id)) == ""
-    code, out, err = await lavacli.run("jobs", "show", "999")
+    code, _out, err = await lavacli.run("jobs", "show", "999")
     assert code == 1 and "Job '999' was not found." in err
 
 
@@ -293,6 +293,6 @@ async def test_results(server, rpc, lavacli):
         "Results:\n* 0_smoke.pwd [pass]\n* 0_smoke.uname [fail]\n")
     assert await lavacli.ok("results", str(job_id), "0_smoke", "uname") == "fail\n"
     await lavacli.ok("identities", "add", "--uri", rpc.url, "anon")
-    code, out, err = await lavacli.run("-i", "anon", "results", str(job_id))
+    code, _out, err = await lavacli.run("-i", "anon", "results", str(job_id))
     assert code == 1
     assert "Authentication with user and token required for this API." in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest_twisted
 import yaml
@@ -16,9 +16,9 @@ AUTH = (401, "Authentication with user and token required for this API.")
 async def setup(server, rpc):
     root = await server.user("root", is_superuser=True)
     alice = await server.user("alice")
-    with open(os.path.join(server.template_dir, "qemu.jinja2"), "w") as f:
-        f.write("device_type: qemu\nname: {{ scheduled_device_name }}\n"
-                "mem: {{ memory | default(512) }}\n")
+    Path(server.template_dir, "qemu.jinja2").write_text(
+        "device_type: qemu\nname: {{ scheduled_device_name }}\n"
+        "mem: {{ memory | default(512) }}\n")
     await rpc.call("scheduler.device_types.add", "qemu", None, True, None, 24, "hours",
                    token=root)
     await rpc.call("scheduler.workers.add", "w1", token=root)
@@ -36,7 +36,7 @@ async def setup(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_all_devices_and_types(server, rpc):
     """all_devices (legacy status words) and all_device_types (busy/idle/offline counts)."""
-    root, alice = await setup(server, rpc)
+    _root, _alice = await setup(server, rpc)
     assert await rpc.call("scheduler.all_devices") == [
         ["q1", "qemu", "idle", None, True], ["q2", "qemu", "offline", None, True],
         ["q4", "qemu", "offline", None, True]]

@@ -40,7 +40,7 @@ LOG = """\
 - {"dt": "2026-07-01T10:00:02.000000", "lvl": "results", "msg": {"definition": "lava", "case": "job", "result": "pass"}}
 - {"dt": "2026-07-01T10:00:03.000000", "lvl": "results", "msg": {"definition": "0_smoke", "case": "uname", "result": "fail", "measurement": 12.5, "units": "ms"}}
 - {"dt": "2026-07-01T10:00:04.000000", "lvl": "results", "msg": {"definition": "0_smoke", "case": "pwd", "result": "skip"}}
-"""  # noqa: E501 - one log record per line, as workers send them
+"""
 
 
 async def setup(server, rpc, visibility="public"):
@@ -63,7 +63,7 @@ async def setup(server, rpc, visibility="public"):
 @pytest_twisted.ensureDeferred
 async def test_job_results_yaml(server, rpc):
     """get_testjob_results_yaml: every case, suite by suite, LAVA's keys and values."""
-    alice, bob, job_id = await setup(server, rpc)
+    _alice, bob, job_id = await setup(server, rpc)
     text = await rpc.call("results.get_testjob_results_yaml", job_id, token=bob)
     cases = yaml.safe_load(text)
     assert [(c["suite"], c["name"], c["result"]) for c in cases] == [
@@ -85,7 +85,7 @@ async def test_job_results_yaml(server, rpc):
 @pytest_twisted.ensureDeferred
 async def test_suite_and_case_results(server, rpc):
     """Suite and case selections, limit/offset, counts, suites lists, metadata, CSV."""
-    alice, bob, job_id = await setup(server, rpc)
+    _alice, bob, job_id = await setup(server, rpc)
     suite = yaml.safe_load(await rpc.call("results.get_testsuite_results_yaml", job_id,
                                           "0_smoke", token=bob))
     assert [c["name"] for c in suite] == ["pwd", "uname", "pwd"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import xmlrpc.client
+from pathlib import Path
 
 import pytest_twisted
 
@@ -126,11 +127,10 @@ async def test_files(server, rpc):
     got = await rpc.call("scheduler.workers.get_config", "w1")
     assert got.data == b"dispatcher_ip: 1.2.3.4\n"
     path = os.path.join(data_dir, "dispatcher.d", "w1", "dispatcher.yaml")
-    assert open(path).read() == "dispatcher_ip: 1.2.3.4\n"
+    assert Path(path).read_text() == "dispatcher_ip: 1.2.3.4\n"
     assert (await rpc.call("scheduler.workers.show", "w1"))["default_config"] is False
     # env falls back to the instance's file.
-    with open(os.path.join(data_dir, "env.yaml"), "w") as f:
-        f.write("overrides: {}\n")
+    Path(data_dir, "env.yaml").write_text("overrides: {}\n")
     assert (await rpc.call("scheduler.workers.get_env", "w1")).data == b"overrides: {}\n"
     assert (await rpc.call("scheduler.workers.show", "w1"))["default_env"] is True
     assert await rpc.call("scheduler.workers.set_env_dut", "w1", "a: 1\n", token=root) is True
