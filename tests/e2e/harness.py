@@ -280,16 +280,48 @@ async def check_ssh_login(reactor: Any, sshd: Sshd) -> str:
 # -- Debian's lava-worker ----------------------------------------------------------------------
 MARK_VARIABLE = "LAVAD_E2E_RUN"
 
+# lava-worker 2023.01 starts a job as ``nice lava-run ...`` and, right after telling the
+# server RUNNING, checks that the pid's /proc/<pid>/cmdline holds "lava-run"; when it
+# does not, it calls waitpid(pid) and blocks until the job ends. While nice execs
+# lava-run the cmdline is briefly empty (seen here: 1-10 ms after the start, more under
+# load), so now and then the worker freezes for a whole job: no pings, no cancel. This
+# stand-in for nice, first in the worker's PATH, runs lava-run in its own process (no
+# second exec, so no empty moment) and execs anything else as nice would.
+NICE_SHIM = """#!/usr/bin/python3
+import os, runpy, shutil, sys
+args = sys.argv[1:]
+if args[:1] == ["-n"]:
+    args = args[2:]
+os.nice(10)
+path = shutil.which(args[0], path="/usr/sbin:/usr/bin:/sbin:/bin") or args[0]
+if os.path.basename(args[0]) != "lava-run":
+    os.execv(path, [args[0]] + args[1:])
+sys.argv = [path] + args[1:]
+runpy.run_path(path, run_name="__main__")
+"""
+
+
+def install_nice_shim(directory: Path) -> str:
+    """Write the nice stand-in into ``directory``; returns the directory for PATH."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shim = directory / "nice"
+    shim.write_text(NICE_SHIM)
+    shim.chmod(0o755)
+    return str(directory)
+
 
 def start_worker(reactor: Any, url: str, token: str, worker_dir: Path, log_path: Path,
                  ping_interval: int = 2, job_log_interval: int = 1) -> LineProcess:
     """``lava-worker`` 2023.01 named WORKER_NAME, logging at DEBUG to its stdout.
 
     Its environment (which lava-run and every process of a job inherit) carries
-    ``LAVAD_E2E_RUN=<worker_dir>``, so :func:`kill_marked` finds them all.
+    ``LAVAD_E2E_RUN=<worker_dir>``, so :func:`kill_job_processes` finds them all, and
+    puts the :data:`NICE_SHIM` first in PATH.
     """
     worker_dir.mkdir(parents=True, exist_ok=True)
+    shim_dir = install_nice_shim(worker_dir.parent / "worker-bin")
     env = dict(SYSTEM_ENV, **{MARK_VARIABLE: str(worker_dir)})
+    env["PATH"] = shim_dir + ":" + env["PATH"]
     return spawn(reactor, "lava-worker", [
         LAVA_WORKER, "--name", WORKER_NAME, "--url", url, "--token", token,
         "--worker-dir", str(worker_dir), "--ping-interval", str(ping_interval),
