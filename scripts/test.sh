@@ -18,6 +18,11 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     fi
 fi
 
+# System packages the end-to-end tests need (lava-dispatcher, sshd, LAVA's templates, ngircd).
+if [ "$(id -u)" -eq 0 ]; then
+    ./scripts/ci-system-deps.sh
+fi
+
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
