@@ -70,8 +70,8 @@ class _Suite:
 
 
 def _aggregates(cursor: Cursor, scope: JobScope) -> Iterator[dict[int, _Suite]]:
-    """Yields None while it reads durations (one batch per call), then the per-suite
-    aggregates."""
+    """Yields ``{}`` while it reads durations (one window of ids per call), then the
+    per-suite aggregates."""
     suites = {sid: _Suite() for sid, _ in scope.suites}
     if scope.max_case_id:
         for row in cursor.tx.all(
@@ -82,20 +82,18 @@ def _aggregates(cursor: Cursor, scope: JobScope) -> Iterator[dict[int, _Suite]]:
             suite = suites[row["suite_id"]]
             suite.tests, suite.failures, suite.skipped = (
                 row["tests"], row["failures"] or 0, row["skipped"] or 0)
+        # Durations: the few cases whose metadata mentions one, read by windows of ids so
+        # each call does a bounded amount of work.
+        window = 20 * BATCH
         for sid, _ in scope.suites:
-            after = 0
-            while True:
-                rows = cursor.tx.all(
-                    "SELECT id, metadata FROM test_cases WHERE suite_id = ? AND id > ?"
-                    " AND id <= ? AND metadata LIKE '%duration%' ORDER BY id LIMIT ?",
-                    (sid, after, scope.max_case_id, BATCH))
-                for row in rows:
+            for low in range(scope.min_case_id - 1, scope.max_case_id, window):
+                for row in cursor.tx.execute(
+                        "SELECT id, metadata FROM test_cases WHERE suite_id = ? AND id > ?"
+                        " AND id <= ? AND metadata LIKE '%duration%' ORDER BY id",
+                        (sid, low, min(low + window, scope.max_case_id))):
                     seconds = duration(row["metadata"])
                     if seconds is not None:
                         suites[sid].time = suites[sid].time + seconds
-                if len(rows) < BATCH:
-                    break
-                after = rows[-1]["id"]
                 yield {}
     yield suites
 

@@ -142,7 +142,8 @@ def suite_window(limit: str | None, offset: str | None) -> Window:
 class JobScope:
     job_id: int
     suites: tuple[tuple[int, str], ...]   # (id, name), by id
-    max_case_id: int                      # 0 when the job has no cases yet
+    min_case_id: int                      # the scope's cases have ids in [min, max]
+    max_case_id: int                      # (both 0 when there are none yet)
     end_time: str | None
     log_lines: int
     data_dir: str | None
@@ -160,7 +161,7 @@ class JobScope:
 
 def thd_scope(tx: Tx, job_id: int, data_dir: str | None,
               suite: tuple[int, str] | None = None) -> JobScope:
-    """The job's suites (or only ``suite``) and its highest test-case id, now."""
+    """The job's suites (or only ``suite``) and the range of its test-case ids, now."""
     job = tx.one("SELECT end_time, log_lines FROM test_jobs WHERE id = ?", (job_id,))
     if job is None:
         raise NotFound(NO_JOB, model="TestJob")
@@ -169,22 +170,30 @@ def thd_scope(tx: Tx, job_id: int, data_dir: str | None,
             "SELECT id, name FROM test_suites WHERE job_id = ? ORDER BY id", (job_id,)))
     else:
         suites = (suite,)
-    scope = JobScope(job_id, suites, 0, job["end_time"], int(job["log_lines"] or 0), data_dir)
-    top = tx.scalar("SELECT max(id) FROM test_cases WHERE suite_id IN (%s)"
-                    % scope.suite_list()) if suites else None
-    return JobScope(job_id, suites, int(top or 0), job["end_time"], scope.log_lines, data_dir)
+    low = high = 0
+    if suites:
+        listed = ", ".join(str(int(sid)) for sid, _ in suites)
+        row = tx.one("SELECT min(id), max(id) FROM test_cases WHERE suite_id IN (%s)" % listed)
+        low, high = int(row[0] or 0), int(row[1] or 0)
+    return JobScope(job_id, suites, low, high, job["end_time"], int(job["log_lines"] or 0),
+                    data_dir)
 
 
 def case_batches(cursor: Cursor, scope: JobScope, window: Window = EVERY,
                  suite_id: int | None = None) -> Iterator[list[Any]]:
     """The scope's cases ordered by id (only ``suite_id``'s when given), ``BATCH`` rows per
-    read, by keyset pagination on the id."""
+    read, by keyset pagination on the id.
+
+    One suite reads its index (suite, id); a whole job walks the id range of its
+    cases (the ``+`` keeps SQLite from sorting every remaining case of the job in
+    each read).
+    """
     if not scope.suites or scope.max_case_id == 0:
         return
     where = ("suite_id = %d" % int(suite_id)) if suite_id is not None \
-        else "suite_id IN (%s)" % scope.suite_list()
+        else "+suite_id IN (%s)" % scope.suite_list()
     remaining = window.limit
-    after = 0
+    after = scope.min_case_id - 1
     offset = window.offset
     while remaining is None or remaining > 0:
         size = BATCH if remaining is None else min(BATCH, remaining)

@@ -73,23 +73,20 @@ async def stream(request: Request, lab: Any, document: Document) -> bool:
     request.
     """
     flow = _Flow()
-    gone: list[Failure] = []
 
     def lost(reason: Failure) -> None:
-        gone.append(reason)
         flow.stopProducing()
 
     request.notifyFinish().addErrback(lost)
-    if getattr(request, "_disconnected", False):
+    if _gone(request):
         flow.stopProducing()  # gone before we started: notifyFinish will never fire
-        gone.append(Failure(CancelledError()))
     if request.method == b"HEAD":
         _close(lab, document)
         return True
     registered = False
-    complete = False
+    complete = failed = False
     try:
-        if not gone:
+        if not _gone(request):
             request.registerProducer(flow, True)
             registered = True
         while not flow.stopped:
@@ -104,20 +101,21 @@ async def stream(request: Request, lab: Any, document: Document) -> bool:
                 break
             if piece:
                 request.write(piece)
-    except CancelledError:
+    except CancelledError:  # the web framework gave up on the request: the client is gone
         flow.stopped = True
     except Exception:  # noqa: BLE001 - logged; the client sees a truncated body
+        failed = True
         log.failure("export {name} failed after {chunks} pieces", name=document.name,
                     chunks=document.chunks)
         _drop(request)
     finally:
-        if registered and not gone:
+        if registered and not _gone(request):
             request.unregisterProducer()
         if not complete:
             _close(lab, document)
-    if not complete and gone:
+    if flow.stopped and not complete and not failed:
         log.info("export {name} stopped after {chunks} pieces: the client went away",
-                 name=document.name, chunks=document.chunks, log_system="lavad.exports")
+                 name=document.name, chunks=document.chunks, document=document)
     return complete
 
 
@@ -130,6 +128,11 @@ async def send(request: Request, lab: Any, document: Document, code: int = 200) 
     if document.size is not None:
         request.setHeader(b"Content-Length", b"%d" % document.size)
     return await stream(request, lab, document)
+
+
+def _gone(request: Request) -> bool:
+    """Whether the client has disconnected (the request no longer has a channel)."""
+    return bool(getattr(request, "_disconnected", False))
 
 
 def _close(lab: Any, document: Document) -> None:

@@ -17,6 +17,7 @@ import pytest_twisted
 import treq
 from exportlab import thd_build, token
 from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.server import Site
 
@@ -31,8 +32,11 @@ class Answer:
     code: int
     headers: Any
     body: bytes
+    length: Any = None  # the Content-Length sent (Twisted's client keeps it out of headers)
 
     def header(self, name: str) -> str | None:
+        if name.lower() == "content-length":
+            return None if not isinstance(self.length, int) else str(self.length)
         values = self.headers.getRawHeaders(name)
         return None if values is None else values[0]
 
@@ -59,7 +63,7 @@ class Server:
                                       headers={k: [v] for k, v in all_headers.items()},
                                       allow_redirects=False)
         body = await treq.content(response)
-        return Answer(response.code, response.headers, body)
+        return Answer(response.code, response.headers, body, response.length)
 
 
 @pytest_twisted.async_yield_fixture
@@ -74,4 +78,4 @@ async def server(store, tmp_path):
     site = Site(build_root(owner, reactor))
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     yield Server(port, owner.lab, ids, data_dir)
-    await port.stopListening()
+    await maybeDeferred(port.stopListening)
