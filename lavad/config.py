@@ -50,6 +50,14 @@ class Settings:
     server_email: str = "root@localhost"
     log_size_limit: float = 5  # MiB, as LAVA's LOG_SIZE_LIMIT
     instance_name: str = "default"
+    # Notifications: links in messages are http://<site_domain>/... ("" means
+    # localhost and the HTTP endpoint's port); the IRC nick; TLS for IRC servers
+    # given without a scheme; callback timeout (s) and allowed host patterns.
+    site_domain: str = ""
+    irc_nick: str = "lava-bot"
+    irc_use_tls: bool = False
+    callback_timeout: float = 5
+    callback_allowed_hosts: tuple[str, ...] = ()
 
 
 # -- value checks: each returns the value to store or raises ValueError ---------------
@@ -118,6 +126,21 @@ def _zmq_addresses(value: Any) -> tuple[str, ...]:
     return tuple(_zmq_address(item) for item in value)
 
 
+def _str_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of strings, got %s" % _describe(value))
+    return tuple(_str(item) for item in value)
+
+
+_IRC_NICK = re.compile(r"^[A-Za-z\[\]\\`_^{|}][-A-Za-z0-9\[\]\\`_^{|}]{0,29}$")
+
+
+def _irc_nick(value: Any) -> str:
+    if not _IRC_NICK.match(_str(value)):
+        raise ValueError("%r is not an IRC nickname" % value)
+    return value
+
+
 def _describe(value: Any) -> str:
     kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "a list", dict: "a mapping", type(None): "nothing"}.get(type(value),
@@ -144,6 +167,11 @@ OPTIONS: dict[str, tuple[str | None, Callable[[Any], Any]]] = {
     "server_email": ("SERVER_EMAIL", _nonempty_str),
     "log_size_limit": ("LOG_SIZE_LIMIT", _positive_number),
     "instance_name": ("INSTANCE_NAME", _nonempty_str),
+    "site_domain": (None, _str),
+    "irc_nick": (None, _irc_nick),
+    "irc_use_tls": (None, _bool),
+    "callback_timeout": ("CALLBACK_TIMEOUT", _positive_number),
+    "callback_allowed_hosts": ("CALLBACK_ALLOWED_HOSTS", _str_list),
 }
 LAVA_KEYS = {lava: name for name, (lava, _) in OPTIONS.items() if lava is not None}
 assert set(OPTIONS) == {f.name for f in fields(Settings)}

@@ -87,6 +87,9 @@ def thd_check_notify(tx: Tx, notify: dict[str, Any]) -> str | None:
         conditions = query.get("conditions")
         if conditions is None:
             return "'NoneType' object is not iterable"
+        from lavad.notify.query import thd_check_conditions  # lavad.notify imports this module
+        return thd_check_conditions(tx, ",".join("%s__%s" % (k, v)
+                                                 for k, v in conditions.items()))
     return None
 
 

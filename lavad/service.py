@@ -32,6 +32,7 @@ from lavad.events import EventBus
 from lavad.files import SYSTEM_TEMPLATE_DIR, LabFiles
 from lavad.http.internal import internal_resource, mount_internal
 from lavad.http.root import build_root
+from lavad.notify import NotificationService
 from lavad.http.ws import EventRelay
 from lavad.publisher import PublisherError, ZMQPublisher
 from lavad.scheduler import Scheduler
@@ -87,6 +88,7 @@ class LavadService(MultiService):
         self.scheduler: Scheduler | None = None
         self.relay: EventRelay | None = None
         self.port: Any = None
+        self.notifications: NotificationService | None = None
         #: None while all is well; 1 once start-up has failed.
         self.exit_status: int | None = None
         self._drain: LoopingCall | None = None
@@ -126,6 +128,7 @@ class LavadService(MultiService):
             self.log.info("lavad store {path} open at schema version {schema}",
                           path=path, schema=version)
             self.lab = self._make_lab(self.store)
+            self._start_notifications()
             self.publisher = self._start_publisher()
             self.files = LabFiles(data_dir, template_dirs(data_dir))
             self._start_children()
@@ -258,6 +261,13 @@ class LavadService(MultiService):
             return self.publisher.client_address()
         return self.settings.event_socket
 
+    def _start_notifications(self) -> None:
+        """The job notifier (emails, IRC, callbacks), a child service fed by the bus."""
+        assert self.store is not None
+        self.notifications = NotificationService(self.store, self.bus, self.settings,
+                                                 self._reactor)
+        self.notifications.setServiceParent(self)
+
     def _fail(self, message: str, failure: Failure | None = None) -> None:
         self.exit_status = 1
         if failure is None:
@@ -300,6 +310,9 @@ class LavadService(MultiService):
             await store.stop()
             self.log.info("lavad store closed")
         self.lab = None
+        if self.notifications is not None and self.notifications.parent is self:
+            self.notifications.disownServiceParent()
+        self.notifications = None
         for child in (self.scheduler, self.relay):
             if child is not None and child.parent is self:
                 child.disownServiceParent()

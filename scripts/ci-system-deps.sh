@@ -2,6 +2,7 @@
 # Installs the Debian packages lavad's end-to-end tests need, and nothing else:
 #   - lava-dispatcher 2023.01 (the real lava-worker and lava-run) with openssh-server and
 #     openssh-client: the e2e test runs real `ssh` jobs against a private sshd on loopback;
+#   - ngircd: the IRC server the notification tests deliver through;
 #   - LAVA's device-type templates, unpacked (not installed) from the lava-server package into
 #     /opt/lava-server-templates/usr/share/lava-server/device-types.
 # Idempotent: a second run installs nothing and downloads nothing. Run as root (CI runs as root).
@@ -10,7 +11,7 @@ set -euo pipefail
 
 TEMPLATES_ROOT=${LAVAD_TEMPLATES_ROOT:-/opt/lava-server-templates}
 TEMPLATES_DIR=$TEMPLATES_ROOT/usr/share/lava-server/device-types
-PACKAGES=(lava-dispatcher openssh-server openssh-client)
+PACKAGES=(lava-dispatcher openssh-server openssh-client ngircd)
 
 if [ "$(id -u)" != 0 ]; then
     echo "ci-system-deps.sh: run as root (apt-get and dpkg need it)" >&2

@@ -12,6 +12,7 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from lavad.config import Settings
+from lavad.http.pages import mount_pages
 from lavad.http.rest import build_rest
 from lavad.http.results import build_results
 from lavad.xmlrpc import mount as mount_xmlrpc
@@ -32,5 +33,8 @@ def build_root(service_or_lab: Any, reactor: Any) -> Resource:
     root.putChild(b"results", build_results(
         lambda: getattr(owner, "lab", None),
         lambda: getattr(getattr(owner, "files", None), "data_dir", None) or settings.data_dir))
+    mount_pages(root, lambda: getattr(owner, "lab", None),  # /scheduler/job/, /results/ HTML
+                lambda: getattr(getattr(owner, "files", None), "data_dir", None)
+                or settings.data_dir)
     mount_xmlrpc(root, service_or_lab, reactor)  # /RPC2 and /api/help/
     return root
