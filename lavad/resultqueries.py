@@ -75,7 +75,7 @@ def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
 
 def yaml_text(items: list[dict[str, Any]]) -> str:
     """A YAML block list of records (``[]`` when empty), keys in record order."""
-    return yamlfmt.dump(items)
+    return yamlfmt.items_text(items) if items else yamlfmt.dump(items)
 
 
 def csv_text(items: list[dict[str, Any]], fields: tuple[str, ...] = csvfmt.FIELDS) -> str:

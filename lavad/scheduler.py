@@ -103,15 +103,20 @@ def _workers(tx: Tx) -> dict[str, _Worker]:
 
 def _idle_devices(tx: Tx, workers: dict[str, _Worker]) -> list[_Device]:
     """Idle devices that may run something, on usable workers, of displayed types."""
+    if not workers:  # no worker online: nothing can run (and no need to sort devices)
+        return []
+    hosts = sorted(workers)
     rows = tx.all(
         "SELECT d.hostname, d.device_type, d.worker_host, d.health FROM devices d"
         " JOIN device_types t ON t.name = d.device_type"
         " WHERE t.display = 1 AND d.state = ? AND d.health IN (?, ?, ?)"
-        " AND d.worker_host IS NOT NULL"
+        " AND d.worker_host IN (%s)"
         # Least recently used first, so work spreads over the devices.
         " ORDER BY d.device_type, (SELECT max(coalesce(j.end_time, j.start_time,"
-        " j.submit_time)) FROM test_jobs j WHERE j.actual_device = d.hostname), d.hostname",
-        (DeviceState.IDLE, DeviceHealth.GOOD, DeviceHealth.UNKNOWN, DeviceHealth.LOOPING))
+        " j.submit_time)) FROM test_jobs j WHERE j.actual_device = d.hostname), d.hostname"
+        % ", ".join("?" * len(hosts)),
+        (DeviceState.IDLE, DeviceHealth.GOOD, DeviceHealth.UNKNOWN, DeviceHealth.LOOPING,
+         *hosts))
     out = []
     for r in rows:
         if r["worker_host"] not in workers:
@@ -264,6 +269,8 @@ class _Matcher:
 
 def _schedule_queue(tx: Tx, available: list[_Device], workers: dict[str, _Worker],
                     scheduled: list[dict[str, Any]]) -> None:
+    if not available:  # no idle device: nothing in the queue can start
+        return
     matcher = _Matcher(tx, available, workers)
     queue = tx.all("SELECT * FROM test_jobs WHERE state = ? AND actual_device IS NULL"
                    " ORDER BY health_check DESC, priority DESC, submit_time, id",

@@ -24,12 +24,13 @@ MINIMAL = csv.QUOTE_MINIMAL
 
 
 def rows_text(rows: list[dict[str, Any]], quoting: Any, header: bool = False) -> str:
+    """``csv.DictWriter``'s text for ``rows`` (missing fields empty, extra keys ignored),
+    written by a plain writer from value lists, which is several times faster."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, restval="", extrasaction="ignore",
-                            quoting=quoting)
+    writer = csv.writer(out, quoting=quoting)
     if header:
-        writer.writeheader()
-    writer.writerows(rows)
+        writer.writerow(FIELDS)
+    writer.writerows([row.get(name, "") for name in FIELDS] for row in rows)
     return out.getvalue()
 
 

@@ -25,6 +25,7 @@ import yaml
 
 from lavad.errors import Invalid, NotFound, PermissionDenied
 from lavad.exports.document import BATCH, Cursor
+from lavad.exports.fastyaml import load_metadata
 from lavad.logs import JobLog, job_dir
 from lavad.models import TestResult
 from lavad.permissions import thd_can_view_job
@@ -250,6 +251,9 @@ def parse_metadata(text: str | None) -> dict[str, Any]:
     """The case's stored YAML metadata as a mapping (``{}`` if none or unreadable)."""
     if not text:
         return {}
+    quick = load_metadata(text)
+    if quick is not None:
+        return quick
     try:
         value = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from lavad.exports.document import Body, Cursor
+from lavad.exports.fastyaml import dump_record
 from lavad.exports.records import EVERY, JobScope, Window, records
 
 try:
@@ -27,7 +28,8 @@ def dump(value: Any) -> str:
 
 
 def items_text(items: list[dict[str, Any]]) -> str:
-    return "".join(dump([item]) for item in items)
+    """The records as block list items (the fast writer, else PyYAML's, per record)."""
+    return "".join(dump_record(item) or dump([item]) for item in items)
 
 
 def body(scope: JobScope, window: Window = EVERY, empty: bytes = b"[]\n") -> Body:
