@@ -216,7 +216,7 @@ LOG = ('- {"dt": "2026-07-01T10:00:01.250000", "lvl": "info", "msg": "hello"}\n'
 
 @pytest_twisted.ensureDeferred
 async def test_jobs(server, rpc, lavacli):
-    """jobs submit/show/list/definition/validate/logs/cancel through lavacli."""
+    """jobs submit/show/list/definition/validate/logs/cancel/wait/resubmit through lavacli."""
     from lavad import results, statemachine
 
     root = await server.user("root", is_superuser=True)
@@ -256,6 +256,12 @@ async def test_jobs(server, rpc, lavacli):
     assert await lavacli.ok("jobs", "logs", str(job_id)) == (
         "2026-07-01T10:00:01 hello\n2026-07-01T10:00:02 login:\n")
     assert await lavacli.ok("jobs", "wait", str(job_id)) == ""
+    again = int(await lavacli.ok("jobs", "resubmit", str(job_id)))
+    assert again > job_id
+    # LAVA resubmits the stored (re-serialised) definition: same job, block style.
+    assert yaml.safe_load(await lavacli.ok("jobs", "definition", str(again))) == \
+        yaml.safe_load(JOB)
+    assert "state       : Submitted" in await lavacli.ok("jobs", "show", str(again))
     code, _out, err = await lavacli.run("jobs", "show", "999")
     assert code == 1 and "Job '999' was not found." in err
 
