@@ -123,9 +123,10 @@ def visible_jobs_sql(principal: Principal, alias: str = "j", nested: bool = Fals
             clauses.append(
                 "(%s AND NOT EXISTS (SELECT 1 FROM test_job_viewing_groups vg WHERE vg.job_id ="
                 " %s.id AND vg.group_id NOT IN %s))" % (has_groups, j, _groups_sql(principal)))
-    device_ok = ("(%s.actual_device IS NOT NULL AND EXISTS (SELECT 1 FROM devices d WHERE "
-                 "d.hostname = %s.actual_device AND %s))"
-                 % (j, j, visible_devices_sql(principal, "d")))
+    # One list of the visible devices for the whole query (SQLite builds it once), not a
+    # device lookup per job: counting every visible job is the cost of each job list.
+    device_ok = ("(%s.actual_device IS NOT NULL AND %s.actual_device IN (SELECT d.hostname "
+                 "FROM devices d WHERE %s))" % (j, j, visible_devices_sql(principal, "d")))
     type_ok = ("(%s.actual_device IS NULL AND %s.requested_device_type IS NOT NULL AND %s)"
                % (j, j, visible_device_types_sql(principal, "%s.requested_device_type" % j)))
     clauses.append("(%s.is_public = 1 AND NOT %s AND (%s OR %s))"
