@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from lavad import users
-from lavad.errors import Conflict, Invalid, NotAuthenticated, NotFound
+from lavad.errors import Duplicate, Invalid, NotAuthenticated, NotFound
 from lavad.store.tx import Tx
 from lavad.users import Principal
 
@@ -67,6 +67,22 @@ def thd_leave_group(tx: Tx, username: str, group: str) -> None:
     uid = _user_id(tx, username)
     gid = _group_id(tx, group)
     tx.execute("DELETE FROM user_groups WHERE user_id = ? AND group_id = ?", (uid, gid))
+
+
+def thd_set_user_groups(tx: Tx, username: str, groups: list[str]) -> None:
+    """Make the user's groups exactly ``groups`` (names); NotFound (model Group, ``key``
+    the name) for a group that does not exist, before anything changes."""
+    uid = _user_id(tx, username)
+    gids = []
+    for name in groups:
+        gid = tx.scalar("SELECT id FROM groups WHERE name = ?", (name,))
+        if gid is None:
+            raise NotFound("Group '%s' was not found." % name, model="Group", key=name)
+        gids.append(gid)
+    tx.execute("DELETE FROM user_groups WHERE user_id = ?", (uid,))
+    for gid in gids:
+        tx.execute("INSERT OR IGNORE INTO user_groups (user_id, group_id) VALUES (?, ?)",
+                   (uid, gid))
 
 
 def thd_set_groups_by_email(tx: Tx, email: str, groups: list[str]) -> list[str]:
@@ -164,9 +180,32 @@ def thd_add_remote_artifact_token(tx: Tx, principal: Principal, name: str, token
         raise Invalid("A token needs a name and a value.")
     if tx.one("SELECT 1 FROM remote_artifact_tokens WHERE user_id = ? AND name = ?",
               (uid, name)):
-        raise Conflict("Token %r already exists." % (name,), field="name")
+        raise Duplicate("Token %r already exists." % (name,), field="name")
     tx.execute("INSERT INTO remote_artifact_tokens (user_id, name, token) VALUES (?, ?, ?)",
                (uid, name, token))
+
+
+def thd_update_remote_artifact_token(tx: Tx, principal: Principal, name: str,
+                                     new_name: str | None = None,
+                                     token: str | None = None) -> str:
+    """Rename one of the caller's tokens and/or change its value; its (new) name."""
+    uid = _owner(principal)
+    thd_remote_artifact_token(tx, principal, name)
+    if new_name is not None and new_name != name:
+        if not isinstance(new_name, str) or not new_name:
+            raise Invalid("A token needs a name and a value.", field="name")
+        if tx.one("SELECT 1 FROM remote_artifact_tokens WHERE user_id = ? AND name = ?",
+                  (uid, new_name)):
+            raise Duplicate("Token %r already exists." % (new_name,), field="name")
+        tx.execute("UPDATE remote_artifact_tokens SET name = ? WHERE user_id = ? AND name = ?",
+                   (new_name, uid, name))
+        name = new_name
+    if token is not None:
+        if not isinstance(token, str) or not token:
+            raise Invalid("A token needs a name and a value.", field="token")
+        tx.execute("UPDATE remote_artifact_tokens SET token = ? WHERE user_id = ? AND name = ?",
+                   (token, uid, name))
+    return name
 
 
 def thd_delete_remote_artifact_token(tx: Tx, principal: Principal, name: str) -> None:

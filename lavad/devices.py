@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lavad.errors import Conflict, Invalid, NotFound
+from lavad.errors import Conflict, Duplicate, Invalid, NotFound
 from lavad.models import (DEVICE_PERMISSIONS, DEVICE_TYPE_PERMISSIONS, WORKER_PERMISSIONS,
                           DeviceHealth, DeviceState, HealthDenominator, JobState,
                           WorkerHealth, WorkerState)
@@ -108,7 +108,10 @@ def _apply_device_type_fields(tx: Tx, name: str, fields: dict[str, Any]) -> None
         elif key == "aliases":
             tx.execute("UPDATE aliases SET device_type = NULL WHERE device_type = ?", (name,))
             for alias in value or []:
-                thd_add_alias(tx, alias, name, replace=True)
+                try:
+                    thd_add_alias(tx, alias, name, replace=True)
+                except Invalid as exc:  # Conflict too: the error is about this field
+                    raise type(exc)(exc.message, field="aliases") from None
         else:
             sets[key] = value
     if sets:
@@ -119,7 +122,7 @@ def _apply_device_type_fields(tx: Tx, name: str, fields: dict[str, Any]) -> None
 def thd_add_device_type(tx: Tx, name: str, **fields: Any) -> dict[str, Any]:
     _check_name(name, "device-type name", 50, "name")
     if tx.one("SELECT 1 FROM device_types WHERE name = ?", (name,)):
-        raise Conflict("Device-type '%s' already exists." % name, field="name")
+        raise Duplicate("Device-type '%s' already exists." % name, field="name")
     if tx.one("SELECT 1 FROM aliases WHERE name = ?", (name,)):
         raise Conflict("'%s' is already an alias of a device type." % name, field="name")
     tx.execute("INSERT INTO device_types (name) VALUES (?)", (name,))
@@ -132,7 +135,7 @@ def _device_type_row(tx: Tx, name: str, principal: Principal | None) -> Any:
     cond = "1" if principal is None else visible_device_types_sql(principal)
     row = tx.one("SELECT * FROM device_types WHERE name = ? AND %s" % cond, (name,))
     if row is None:
-        raise NotFound("Device-type '%s' was not found." % name, model="DeviceType")
+        raise NotFound("Device-type '%s' was not found." % name, model="DeviceType", key=name)
     return row
 
 
@@ -184,7 +187,7 @@ def thd_add_alias(tx: Tx, name: str, device_type: str | None,
         raise Conflict("Alias or DeviceType name already exists.", field="name")
     if tx.one("SELECT 1 FROM aliases WHERE name = ?", (name,)):
         if not replace:
-            raise Conflict("Alias '%s' already exists." % name, field="name")
+            raise Duplicate("Alias '%s' already exists." % name, field="name")
         tx.execute("UPDATE aliases SET device_type = ? WHERE name = ?", (device_type, name))
     else:
         tx.execute("INSERT INTO aliases (name, device_type) VALUES (?, ?)", (name, device_type))
@@ -213,7 +216,7 @@ def thd_add_tag(tx: Tx, name: str, description: str | None = None) -> dict[str, 
         raise Invalid('Enter a valid "slug" consisting of letters, numbers, underscores or '
                       'hyphens.', field="name")
     if tx.one("SELECT 1 FROM tags WHERE name = ?", (name,)):
-        raise Conflict("Tag '%s' already exists." % name, field="name")
+        raise Duplicate("Tag '%s' already exists." % name, field="name")
     tid = tx.execute("INSERT INTO tags (name, description) VALUES (?, ?)",
                      (name, description)).lastrowid
     return {"id": tid, "name": name, "description": description}
@@ -238,13 +241,33 @@ def thd_delete_tag(tx: Tx, tag: int | str) -> None:
     tx.execute("DELETE FROM tags WHERE id = ?", (tid,))
 
 
+def thd_update_tag(tx: Tx, tag_id: int, **changes: Any) -> dict[str, Any]:
+    """Rename a tag or change its description (only the keys given; a None
+    description clears it)."""
+    tag = thd_get_tag(tx, tag_id)
+    unknown = set(changes) - {"name", "description"}
+    if unknown:
+        raise Invalid("Unknown tag field(s): %s" % ", ".join(sorted(unknown)))
+    name = changes.get("name", tag["name"])
+    if name != tag["name"]:
+        if not name or len(name) > 100 or not SLUG.match(name):
+            raise Invalid('Enter a valid "slug" consisting of letters, numbers, underscores '
+                          'or hyphens.', field="name")
+        if tx.one("SELECT 1 FROM tags WHERE name = ?", (name,)):
+            raise Duplicate("Tag '%s' already exists." % name, field="name")
+    description = changes.get("description", tag["description"])
+    tx.execute("UPDATE tags SET name = ?, description = ? WHERE id = ?",
+               (name, description, tag["id"]))
+    return {"id": tag["id"], "name": name, "description": description}
+
+
 def _tag_ids(tx: Tx, tags: list[Any]) -> list[int]:
     ids = []
     for tag in tags:
         row = tx.one("SELECT id FROM tags WHERE %s = ?"
                      % ("id" if isinstance(tag, int) else "name"), (tag,))
         if row is None:
-            raise NotFound("Tag '%s' was not found." % tag, model="Tag")
+            raise NotFound("Tag '%s' was not found." % tag, model="Tag", key=tag)
         ids.append(row["id"])
     return ids
 
@@ -269,7 +292,7 @@ def _worker_row(tx: Tx, hostname: str, principal: Principal | None = None) -> An
     cond = "1" if principal is None else visible_workers_sql(principal)
     row = tx.one("SELECT * FROM workers WHERE hostname = ? AND %s" % cond, (hostname,))
     if row is None:
-        raise NotFound("Worker '%s' was not found." % hostname, model="Worker")
+        raise NotFound("Worker '%s' was not found." % hostname, model="Worker", key=hostname)
     return row
 
 
@@ -288,7 +311,7 @@ def thd_add_worker(tx: Tx, hostname: str, description: str | None = None, job_li
                    version: str | None = None) -> dict[str, Any]:
     _check_name(hostname, "worker hostname", 200, "hostname")
     if tx.one("SELECT 1 FROM workers WHERE hostname = ?", (hostname,)):
-        raise Conflict("Worker '%s' already exists." % hostname, field="hostname")
+        raise Duplicate("Worker '%s' already exists." % hostname, field="hostname")
     if int(job_limit) < 0:
         raise Invalid("job_limit must be an integer >= 0.", field="job_limit")
     tx.execute("INSERT INTO workers (hostname, description, state, health, last_ping,"
@@ -438,7 +461,7 @@ def _person_id(tx: Tx, table: str, col: str, value: Any, what: str) -> int | Non
     row = tx.one("SELECT id FROM %s WHERE %s = ?" % (table, "id" if isinstance(value, int)
                                                      else col), (value,))
     if row is None:
-        raise NotFound("%s '%s' was not found." % (what, value), model=what)
+        raise NotFound("%s '%s' was not found." % (what, value), model=what, key=value)
     return row["id"]
 
 
@@ -483,7 +506,7 @@ def thd_add_device(tx: Tx, hostname: str, device_type: str, principal: Principal
                    **fields: Any) -> dict[str, Any]:
     _check_name(hostname, "device hostname", 200, "hostname")
     if tx.one("SELECT 1 FROM devices WHERE hostname = ?", (hostname,)):
-        raise Conflict("device with this Hostname already exists.", field="hostname")
+        raise Duplicate("device with this Hostname already exists.", field="hostname")
     _device_type_row(tx, device_type, None)
     health = fields.pop("health", None)
     # Not ``or``: DeviceHealth.GOOD is 0, which is falsy.
@@ -577,8 +600,10 @@ OBJECT_PERMISSION_TABLES = {
 }
 
 
-def thd_add_object_permission(tx: Tx, kind: str, group: str, permission: str,
-                              obj: str) -> dict[str, Any]:
+def _check_object_permission(tx: Tx, kind: str, group: str, permission: str, obj: str,
+                             same: int | None = None) -> int:
+    """The group's id once the permission row ``(group, permission, obj)`` is known to be
+    valid and new (``same``: the id of the row being changed, which may keep its values)."""
     table, col, allowed, target, key, model = OBJECT_PERMISSION_TABLES[kind]
     valid = allowed + ["add_%s" % kind, "delete_%s" % kind]
     if permission not in valid:
@@ -589,16 +614,57 @@ def thd_add_object_permission(tx: Tx, kind: str, group: str, permission: str,
         raise Invalid("Object with name=%s does not exist." % group, field="group")
     if tx.one("SELECT 1 FROM %s WHERE %s = ?" % (target, key), (obj,)) is None:
         raise NotFound("%s '%s' was not found." % (model.replace("DeviceType", "Device-type"),
-                                                   obj), model=model)
-    if tx.one("SELECT 1 FROM %s WHERE %s = ? AND permission = ? AND group_id = ?"
-              % (table, col), (obj, permission, gid)):
-        raise Conflict("The fields %s, permission, group must make a unique set."
-                       % ("devicetype" if kind == "devicetype" else kind))
+                                                   obj), model=model, key=obj)
+    if tx.one("SELECT 1 FROM %s WHERE %s = ? AND permission = ? AND group_id = ? AND id IS NOT ?"
+              % (table, col), (obj, permission, gid, same)):
+        raise Conflict("The fields %s, permission, group must make a unique set." % kind)
+    return gid
+
+
+def thd_add_object_permission(tx: Tx, kind: str, group: str, permission: str,
+                              obj: str) -> dict[str, Any]:
+    table, col = OBJECT_PERMISSION_TABLES[kind][:2]
+    gid = _check_object_permission(tx, kind, group, permission, obj)
     pid = tx.execute("INSERT INTO %s (group_id, permission, %s) VALUES (?, ?, ?)"
                      % (table, col), (gid, permission, obj)).lastrowid
     tx.emit("lab", {"object": "permission", "action": "add", "kind": kind, "id": pid})
-    return {"id": pid, "group": group, "permission": permission,
-            ("devicetype" if kind == "devicetype" else kind): obj}
+    return {"id": pid, "group": group, "permission": permission, kind: obj}
+
+
+def _object_permission_row(tx: Tx, kind: str, pid: int) -> Any:
+    table, col = OBJECT_PERMISSION_TABLES[kind][:2]
+    row = tx.one("SELECT p.id, g.name AS grp, p.permission, p.%s AS obj FROM %s p"
+                 " JOIN groups g ON g.id = p.group_id WHERE p.id = ?" % (col, table), (pid,))
+    if row is None:
+        model = "GroupDeviceTypePermission" if kind == "devicetype" else \
+            "Group%sPermission" % kind.capitalize()
+        raise NotFound("Permission %s was not found." % pid, model=model, key=pid)
+    return row
+
+
+def thd_update_object_permission(tx: Tx, kind: str, pid: int, **changes: Any) -> dict[str, Any]:
+    """Change the group, permission codename or object (``kind``) of permission row ``pid``."""
+    table, col = OBJECT_PERMISSION_TABLES[kind][:2]
+    row = _object_permission_row(tx, kind, pid)
+    unknown = set(changes) - {"group", "permission", kind}
+    if unknown:
+        raise Invalid("Unknown permission field(s): %s" % ", ".join(sorted(unknown)))
+    group = changes.get("group", row["grp"])
+    permission = changes.get("permission", row["permission"])
+    obj = changes.get(kind, row["obj"])
+    gid = _check_object_permission(tx, kind, group, permission, obj, same=pid)
+    tx.execute("UPDATE %s SET group_id = ?, permission = ?, %s = ? WHERE id = ?"
+               % (table, col), (gid, permission, obj, pid))
+    tx.emit("lab", {"object": "permission", "action": "update", "kind": kind, "id": pid})
+    return {"id": pid, "group": group, "permission": permission, kind: obj}
+
+
+def thd_remove_object_permission(tx: Tx, kind: str, pid: int) -> None:
+    """Delete permission row ``pid`` (NotFound when there is none)."""
+    table = OBJECT_PERMISSION_TABLES[kind][0]
+    _object_permission_row(tx, kind, pid)
+    tx.execute("DELETE FROM %s WHERE id = ?" % table, (pid,))
+    tx.emit("lab", {"object": "permission", "action": "delete", "kind": kind, "id": pid})
 
 
 def thd_list_object_permissions(tx: Tx, kind: str, obj: str | None = None) -> list[dict[str, Any]]:

@@ -27,6 +27,10 @@ class Conflict(Invalid):
     """The object already exists (duplicate name, hostname...)."""
 
 
+class Duplicate(Conflict):
+    """Another object already has this name (the key given in ``field``)."""
+
+
 class NotAuthenticated(LavadError):
     """The operation needs a user and the caller is anonymous (or the token is bad)."""
 
@@ -44,6 +48,7 @@ class NotFound(LavadError):
 
     code = 404
 
-    def __init__(self, message: str, model: str | None = None) -> None:
+    def __init__(self, message: str, model: str | None = None, key: object = None) -> None:
         super().__init__(message)
         self.model = model
+        self.key = key  # the missing object's key (a name, hostname or id), when known

@@ -189,21 +189,28 @@ class LabFiles:
         if not dictionary_text or not dictionary_text.strip():
             raise Invalid("Device '%s' has no device dictionary." % hostname)
         try:
-            return self._env.from_string(dictionary_text).render(**variables)
+            return self.render_text(dictionary_text, variables)
+        except Invalid as exc:
+            raise Invalid("Device '%s': %s" % (hostname, exc.message)) from None
+
+    def render_text(self, text: str, variables: dict[str, Any]) -> str:
+        """``text`` (a device dictionary) rendered with ``variables`` through the
+        device-type templates; Invalid says what went wrong."""
+        try:
+            return self._env.from_string(text).render(**variables)
         except jinja2.TemplateNotFound as exc:
-            raise Invalid("Device '%s': device-type template '%s' was not found in %s."
-                          % (hostname, exc.name, ", ".join(self.template_dirs))) from None
+            raise Invalid("device-type template '%s' was not found in %s."
+                          % (exc.name, ", ".join(self.template_dirs))) from None
         except jinja2.TemplateSyntaxError as exc:
             where = "device dictionary" if exc.name is None else "template '%s'" % exc.name
-            raise Invalid("Device '%s': syntax error in the %s, line %s: %s"
-                          % (hostname, where, exc.lineno, exc.message)) from None
+            raise Invalid("syntax error in the %s, line %s: %s"
+                          % (where, exc.lineno, exc.message)) from None
         except jinja2.TemplateError as exc:
-            raise Invalid("Device '%s': the device dictionary cannot be rendered: %s"
-                          % (hostname, exc)) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise Invalid("the device dictionary cannot be rendered: %s" % exc) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
             # Errors raised by expressions inside the template (a bad filter argument...).
-            raise Invalid("Device '%s': the device dictionary cannot be rendered (%s: %s)"
-                          % (hostname, type(exc).__name__, exc)) from None
+            raise Invalid("the device dictionary cannot be rendered (%s: %s)"
+                          % (type(exc).__name__, exc)) from None
 
     # -- worker files ------------------------------------------------------------------
     def _worker_candidates(self, hostname: str, kind: str) -> tuple[list[str], list[str]]:

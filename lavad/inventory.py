@@ -370,11 +370,22 @@ def thd_device_type_template(tx: Tx, principal: Principal, name: str, files: Any
         raise NotFound("Device-type '%s' was not found." % name, model="DeviceType") from None
 
 
-def thd_set_device_type_template(tx: Tx, principal: Principal, name: str, text: str,
-                                 files: Any) -> None:
-    """Write (or with "" remove) the device type's template; needs change rights."""
+def _require_type_writer(tx: Tx, principal: Principal, name: str,
+                         permission: str | None) -> None:
+    """The change right on the device type, or (``permission``) that global permission."""
     _device_type_row(tx, name)
-    _require_change(tx, principal, "devicetype", name)
+    if permission is None:
+        _require_change(tx, principal, "devicetype", name)
+    elif not principal.has_perm(permission):
+        raise PermissionDenied("Insufficient permissions. Please contact system administrator.")
+
+
+def thd_set_device_type_template(tx: Tx, principal: Principal, name: str, text: str,
+                                 files: Any, permission: str | None = None) -> None:
+    """Write (or with "" remove) the device type's template; needs change rights on
+    the type, or the global ``permission`` when given (LAVA's REST API asks
+    ``lava_scheduler_app.change_device``, its XML-RPC API the change right)."""
+    _require_type_writer(tx, principal, name, permission)
     files.set_template(_check_type_name(name), text)
 
 
@@ -388,10 +399,10 @@ def thd_device_type_health_check(tx: Tx, principal: Principal, name: str) -> str
 
 
 def thd_set_device_type_health_check(tx: Tx, principal: Principal, name: str,
-                                     text: str) -> None:
-    """Set (or with "" remove) the device type's health check; needs change rights."""
-    _device_type_row(tx, name)
-    _require_change(tx, principal, "devicetype", name)
+                                     text: str, permission: str | None = None) -> None:
+    """Set (or with "" remove) the device type's health check; needs change rights
+    (or ``permission``, as :func:`thd_set_device_type_template`)."""
+    _require_type_writer(tx, principal, name, permission)
     _check_type_name(name)
     healthchecks.thd_set_health_check(tx, name, text)
 
@@ -496,6 +507,20 @@ def thd_validate_devices(tx: Tx, principal: Principal, files: Any,
             continue
         out[row["hostname"]] = {"Valid": None}
     return out
+
+
+def check_device_dictionary(files: Any, text: str) -> str | None:
+    """Why a device dictionary does not render into a YAML mapping, or None when it does
+    (no device needed: the dictionary names its device-type template itself)."""
+    try:
+        config = yaml.safe_load(files.render_text(text, {}))
+    except Invalid as exc:
+        return exc.message
+    except yaml.YAMLError as exc:
+        return str(exc)
+    if not isinstance(config, dict):
+        return "the device configuration is not a mapping"
+    return None
 
 
 # -- tags and aliases ---------------------------------------------------------------------------------
@@ -610,9 +635,10 @@ def thd_worker_file(tx: Tx, principal: Principal, hostname: str, kind: str,
     return text
 
 
-def thd_set_worker_file(tx: Tx, hostname: str, kind: str, text: str, files: Any) -> bool:
+def thd_set_worker_file(tx: Tx, hostname: str, kind: str, text: str, files: Any,
+                        report: bool = False) -> bool:
     """Write (or with "" remove) a worker's file after checking its YAML; False when
-    the file system refused."""
+    the file system refused (with ``report``, Invalid saying why)."""
     _check_worker_name(hostname)
     _worker_row(tx, hostname)
     if text:
@@ -624,8 +650,19 @@ def thd_set_worker_file(tx: Tx, hostname: str, kind: str, text: str, files: Any)
     try:
         files.set_worker_file(hostname, kind, text)
     except Invalid:
+        if report:
+            raise
         return False
     return True
+
+
+def thd_set_worker_health(tx: Tx, principal: Principal, hostname: str, health: WorkerHealth,
+                          reason: str | None = None) -> None:
+    """Put a worker into a health (the transition cascades to its devices); needs change
+    rights on it."""
+    _worker_row(tx, hostname)
+    _require_change(tx, principal, "worker", hostname)
+    devices.thd_update_worker(tx, hostname, principal, reason, health=health)
 
 
 # -- who may see and submit to what (system.user_can_*) -----------------------------------------------

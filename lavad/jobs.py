@@ -18,6 +18,10 @@ from lavad.store.tx import Tx
 from lavad.users import Principal, new_short_token
 
 
+#: The admin log message that records a deleted job (its id is never given out again).
+DELETED = "Deleted"
+
+
 def display_id(row: Any) -> int | str:
     """``N`` for a single-node job, ``"N.M"`` for a multinode sub-job."""
     return row["sub_id"] or row["id"]
@@ -38,11 +42,12 @@ def thd_insert_job(tx: Tx, submitter_id: int, definition: str, *,
     if submitter is None:
         raise NotFound("User %s was not found." % submitter_id, model="User")
     job_id = tx.execute(
-        "INSERT INTO test_jobs (sub_id, target_group, submitter_id, is_public, description,"
+        "INSERT INTO test_jobs (id, sub_id, target_group, submitter_id, is_public, description,"
         " health_check, requested_device_type, requested_device, submit_time, state, health,"
         " priority, definition, original_definition, multinode_definition, token, metadata)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (sub_id, target_group, submitter_id, int(is_public), description, int(health_check),
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (_next_id(tx), sub_id, target_group, submitter_id, int(is_public), description,
+         int(health_check),
          requested_device_type, requested_device, tx.now(), JobState.SUBMITTED,
          JobHealth.UNKNOWN, int(priority), definition, original_definition,
          multinode_definition, new_short_token(), json.dumps(metadata or {}))).lastrowid
@@ -52,6 +57,17 @@ def thd_insert_job(tx: Tx, submitter_id: int, definition: str, *,
         tx.execute("INSERT INTO test_job_tags VALUES (?, ?)", (job_id, tid))
     if emit:
         emit_job(tx, job_id)
+    return job_id
+
+
+def _next_id(tx: Tx) -> int:
+    """The id of the next job: one more than the largest, skipping the ids of deleted
+    jobs (SQLite would give the id of a deleted last job again; LAVA never reuses one,
+    and its logs, results and notifications are keyed by it)."""
+    job_id = (tx.scalar("SELECT max(id) FROM test_jobs") or 0) + 1
+    while tx.one("SELECT 1 FROM log_entries WHERE object_type = 'testjob' AND object_id = ?"
+                 " AND message = ?", (str(job_id), DELETED)):
+        job_id += 1
     return job_id
 
 
@@ -159,3 +175,19 @@ def thd_set_job_state(tx: Tx, job_id: int, state: JobState | None = None,
     if "state" in sets or "health" in sets or row["state"] == JobState.SUBMITTED:
         emit_job(tx, job_id)
     return True
+
+
+def thd_update_job(tx: Tx, job_id: int, **changes: Any) -> None:
+    """What an administrator may change in a stored job: its ``definition`` and its
+    ``token`` (the keys given).  Saved like any job change (an event while Submitted)."""
+    unknown = set(changes) - {"definition", "token"}
+    if unknown:
+        raise Invalid("Unknown job field(s): %s" % ", ".join(sorted(unknown)))
+    for key, value in changes.items():
+        if not isinstance(value, str) or not value.strip():
+            raise Invalid("This field may not be blank.", field=key)
+    if len(changes.get("token", "")) > 32:
+        raise Invalid("Ensure this field has no more than 32 characters.", field="token")
+    _job_row(tx, job_id)
+    if changes:
+        thd_set_job_state(tx, job_id, **changes)

@@ -307,3 +307,60 @@ def thd_cancel_job_as_submitter(tx: Tx, job_id: int | str) -> bool:
         else ANONYMOUS
     _cancel(tx, row, principal)
     return True
+
+
+def thd_cancel_jobs(tx: Tx, principal: Principal,
+                    job_ids: list[int]) -> tuple[list[int], list[int]]:
+    """Cancel several jobs: ``(the ids cancelled, the ids of no job)``.
+
+    A job the caller may not see, or may not cancel, refuses the whole batch
+    (PermissionDenied, and the transaction keeps nothing: unlike LAVA, which
+    keeps the jobs cancelled before the refused one).
+    """
+    done: list[int] = []
+    missing: list[int] = []
+    for job_id in job_ids:
+        if tx.one("SELECT 1 FROM test_jobs WHERE id = ?", (job_id,)) is None:
+            missing.append(job_id)
+            continue
+        if not permissions.thd_can_view_job(tx, principal, job_id):
+            raise PermissionDenied("You do not have permission to perform this action.")
+        thd_cancel_job(tx, principal, job_id)
+        done.append(job_id)
+    return done, missing
+
+
+# Rows that belong to a job, deleted with it (children first).
+_JOB_ROWS = (
+    ("test_cases", "suite_id IN (SELECT id FROM test_suites WHERE job_id = ?)"),
+    ("test_sets", "suite_id IN (SELECT id FROM test_suites WHERE job_id = ?)"),
+    ("test_suites", "job_id = ?"),
+    ("notification_recipients",
+     "notification_id IN (SELECT id FROM notifications WHERE job_id = ?)"),
+    ("notification_callbacks",
+     "notification_id IN (SELECT id FROM notifications WHERE job_id = ?)"),
+    ("notifications", "job_id = ?"),
+    ("test_job_viewing_groups", "job_id = ?"),
+    ("test_job_tags", "job_id = ?"),
+    ("test_job_failure_tags", "job_id = ?"),
+)
+
+
+def thd_delete_job(tx: Tx, principal: Principal, job_id: int) -> None:
+    """Delete one job (one sub-job of a multinode group) with its results and notifications.
+
+    As in LAVA, an unfinished job first runs the Canceled finish logic without
+    being saved: its device is released (Idle; a health check's device goes
+    Bad), which emits a device event, but no testjob event is sent.  The
+    deletion is logged, and the id is never given to another job
+    (:func:`lavad.jobs.thd_insert_job`).  Its log files stay on disk.
+    """
+    row = _job(tx, job_id)
+    if row["state"] != JobState.FINISHED and row["actual_device"]:
+        _release_device(tx, row, JobHealth.CANCELED, False)
+    tx.execute("UPDATE devices SET last_health_report_job = NULL"
+               " WHERE last_health_report_job = ?", (row["id"],))
+    for table, where in _JOB_ROWS:
+        tx.execute("DELETE FROM %s WHERE %s" % (table, where), (row["id"],))
+    tx.execute("DELETE FROM test_jobs WHERE id = ?", (row["id"],))
+    _log(tx, "testjob", str(row["id"]), jobs.DELETED, principal)

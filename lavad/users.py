@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from lavad.errors import Conflict, Invalid, NotFound
+from lavad.errors import Conflict, Duplicate, Invalid, NotFound
 from lavad.store.tx import Tx
 
 # -- passwords ------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def thd_add_user(tx: Tx, username: str, password: str | None = None, email: str 
                  irc_handle: str = "", irc_server: str = "") -> dict[str, Any]:
     validate_username(username)
     if tx.one("SELECT 1 FROM users WHERE username = ?", (username,)):
-        raise Conflict("A user named '%s' already exists." % username, field="username")
+        raise Duplicate("A user named '%s' already exists." % username, field="username")
     encoded = hash_password(password) if password else unusable_password()
     cur = tx.execute(
         "INSERT INTO users (username, password, first_name, last_name, email, is_active,"
@@ -190,9 +190,19 @@ _UPDATABLE_USER = ("first_name", "last_name", "email", "is_active", "is_staff", 
 
 
 def thd_update_user(tx: Tx, username: str, password: str | None = None,
-                    **changes: Any) -> dict[str, Any]:
-    """Change the named fields; ``None`` means unchanged."""
+                    new_username: str | None = None, **changes: Any) -> dict[str, Any]:
+    """Change the named fields; ``None`` means unchanged.  ``new_username`` renames
+    the account (its id, tokens and jobs stay)."""
     user_id = _user_id(tx, username)
+    if new_username is not None and new_username != username:
+        validate_username(new_username)
+        if tx.one("SELECT 1 FROM users WHERE username = ?", (new_username,)):
+            raise Duplicate("A user named '%s' already exists." % new_username,
+                           field="username")
+        tx.execute("UPDATE users SET username = ? WHERE id = ?", (new_username, user_id))
+        tx.emit("lab", {"object": "user", "action": "rename", "username": new_username,
+                        "old": username})
+        username = new_username
     unknown = set(changes) - set(_UPDATABLE_USER)
     if unknown:
         raise Invalid("Unknown user field(s): %s" % ", ".join(sorted(unknown)))
@@ -248,7 +258,7 @@ def thd_add_group(tx: Tx, name: str, members: list[str] = ()) -> dict[str, Any]:
     if not name or len(name) > 150:
         raise Invalid("A group name is 1 to 150 characters.", field="name")
     if tx.one("SELECT 1 FROM groups WHERE name = ?", (name,)):
-        raise Conflict("A group named '%s' already exists." % name, field="name")
+        raise Duplicate("A group named '%s' already exists." % name, field="name")
     user_ids = [_user_id(tx, m) for m in members]
     gid = tx.execute("INSERT INTO groups (name) VALUES (?)", (name,)).lastrowid
     for uid in user_ids:
@@ -282,7 +292,7 @@ def thd_update_group(tx: Tx, name: str, add_members: list[str] = (),  # type: ig
                    (_user_id(tx, member), gid))
     if rename and rename != name:
         if tx.one("SELECT 1 FROM groups WHERE name = ?", (rename,)):
-            raise Conflict("A group named '%s' already exists." % rename, field="name")
+            raise Duplicate("A group named '%s' already exists." % rename, field="name")
         tx.execute("UPDATE groups SET name = ? WHERE id = ?", (rename, gid))
         name = rename
     tx.emit("lab", {"object": "group", "action": "update", "name": name})
