@@ -1,4 +1,5 @@
-"""The root resource: a plain ``Resource`` that mounts the REST API under ``/api/``.
+"""The root resource: a plain ``Resource`` that mounts the REST API under ``/api/``
+(and ``/restapi/``).
 
 The API is a Klein app built per instance (no module-level routing state), so
 each server, and each test, has its own.  The REST API lives in
@@ -30,6 +31,7 @@ def build_root(service_or_lab: Any, reactor: Any) -> Resource:
     api = build_rest(lambda: getattr(owner, "lab", None), settings,
                      files=lambda: getattr(owner, "files", None))
     root.putChild(b"api", api.resource())
+    root.putChild(b"restapi", api.resource())  # the prefix of LAVA's documentation examples
     root.putChild(b"results", build_results(
         lambda: getattr(owner, "lab", None),
         lambda: getattr(getattr(owner, "files", None), "data_dir", None) or settings.data_dir))

@@ -57,7 +57,7 @@ def test_v03_root_is_empty(rest):
     assert rest.get("/api/v0.3/jobs/").code == 404
 
 
-@pytest.mark.parametrize("path", ["/api/v0.1/", "/api/", "/api/v0.2/nothing/",
+@pytest.mark.parametrize("path", ["/api/v0.4/", "/api/", "/api/v0.2/nothing/",
                                   "/api/v0.2/jobs/1/nothing/"])
 def test_unknown_paths_are_404(rest, path):
     """Paths outside the route table answer 404 {"detail":"Not found."}."""
@@ -151,7 +151,7 @@ def test_head_has_headers_and_no_body(rest):
     head = rest.request("HEAD", "/api/v0.2/jobs/")
     assert (head.code, head.body) == (200, b"")
     assert head.header("Content-Length") == str(len(get.body))
-    assert head.header("Allow") == "GET, HEAD, OPTIONS"
+    assert head.header("Allow") == "GET, POST, HEAD, OPTIONS"
 
 
 def test_options(rest):

@@ -20,7 +20,7 @@ from twisted.web.server import Request
 
 from lavad.http.rest import wire
 from lavad.http.rest.auth import authenticate
-from lavad.http.rest.routes import ROUTES, Route
+from lavad.http.rest.routes import ROUTES, Operation, Route
 from lavad.http.rest.views import VIEWS, Call, View
 from lavad.http.rest.wire import FORMATS, HttpError, Reply, detail
 from lavad.users import Principal
@@ -40,17 +40,23 @@ def allowed_methods(route: Route) -> list[str]:
 
 class RestApi:
     """The API mounted at ``mount`` (``/api/``), over ``lab`` and ``files`` (each the
-    object, or a callable returning the current one) and ``settings``."""
+    object, or a callable returning the current one) and ``settings``.
+
+    ``also`` are more mount points serving the same API (``/restapi/``, the prefix
+    of the examples in LAVA's documentation); links name the one a request used.
+    """
 
     log = Logger()
 
     def __init__(self, lab: Any, settings: Any, files: Any = None, mount: str = "/api/",
                  routes: tuple[Route, ...] = ROUTES,
-                 views: Mapping[str, View] | None = None) -> None:
+                 views: Mapping[str, View] | None = None,
+                 also: tuple[str, ...] = ("/restapi/",)) -> None:
         self._lab = lab
         self._files = files
         self.settings = settings
         self.mount = mount
+        self.mounts = (mount, *also)
         self.table = [wire.compile_route(r) for r in routes]
         self.views = VIEWS if views is None else views
         self.app = Klein()
@@ -90,7 +96,7 @@ class RestApi:
     # -- the pipeline -----------------------------------------------------------------------
     async def _handle(self, request: Request) -> tuple[Route | None, Reply]:
         raw_path, _, raw_query = request.uri.partition(b"?")
-        path = self._relative_path(raw_path)
+        mount, path = self._relative_path(raw_path)
         found = wire.match(self.table, path) if path is not None else None
         if found is None:
             if path is not None and not path.endswith("/") and \
@@ -102,7 +108,7 @@ class RestApi:
         route, args, suffix = found
         try:
             return route, await self._view(request, route, args, suffix,
-                                           raw_query.decode("utf-8", "replace"))
+                                           raw_query.decode("utf-8", "replace"), mount)
         except Exception as exc:
             # Errors of a matched route carry its Allow and Vary headers.
             error = wire.error_for(exc)
@@ -110,18 +116,19 @@ class RestApi:
                 raise
             return route, Reply(error.status, error.data, headers=error.headers)
 
-    def _relative_path(self, raw_path: bytes) -> str | None:
-        """The percent-decoded path below the mount point, or None."""
-        mount = self.mount.encode()
-        if not raw_path.startswith(mount):
-            return None
-        try:
-            return unquote_to_bytes(raw_path[len(mount):]).decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    def _relative_path(self, raw_path: bytes) -> tuple[str, str | None]:
+        """The mount point the request used and the percent-decoded path below it (None
+        when the path is below no mount point or is not UTF-8)."""
+        for mount in self.mounts:
+            if raw_path.startswith(mount.encode()):
+                try:
+                    return mount, unquote_to_bytes(raw_path[len(mount):]).decode("utf-8")
+                except UnicodeDecodeError:
+                    return mount, None
+        return self.mount, None
 
     async def _view(self, request: Request, route: Route, args: dict[str, str],
-                    suffix: str | None, raw_query: str) -> Reply:
+                    suffix: str | None, raw_query: str, mount: str) -> Reply:
         params = wire.query_params(raw_query)
         fmt = suffix or (params.get("format") or [""])[-1]
         if fmt and fmt not in FORMATS:
@@ -131,17 +138,18 @@ class RestApi:
         principal = await authenticate(self.lab, request.getHeader(b"authorization"))
         method = request.method.decode("latin-1")
         operation = route.operation("GET" if method == "HEAD" else method)
-        _check_access((operation or route.operations[0]).access, principal)
+        _check_access(operation or route.operations[0], principal)
         if method == "OPTIONS":
             return Reply(data={"name": route.name, "description": route.description,
-                               "renders": RENDERS, "parses": PARSES})
+                               "renders": RENDERS, "parses": list(route.consumes)})
         if operation is None:
             raise detail(405, 'Method "%s" not allowed.' % method)
         converted = _convert_args(route, args)
         call = Call(route=route, args=converted, params=params, principal=principal,
                     lab=self.lab, settings=self.settings, url=_absolute(request, request.uri),
-                    api_root=_absolute(request, (self.mount + route.version + "/").encode()),
-                    body=_body_reader(request), files=self.files, request=request)
+                    api_root=_absolute(request, (mount + route.version + "/").encode()),
+                    body=_body_reader(request, route.consumes), files=self.files,
+                    request=request)
         return await self.views[operation.view](call)
 
     # -- the answer --------------------------------------------------------------------------
@@ -174,16 +182,20 @@ def _header(request: Request, name: bytes) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-def _check_access(access: str, principal: Principal) -> None:
-    if access == "any":
+def _check_access(operation: Operation, principal: Principal) -> None:
+    if operation.access == "any":
         return
     if not principal.is_authenticated:
         raise detail(403, wire.NOT_AUTHENTICATED)
-    if access == "superuser" and not principal.is_superuser:
+    if operation.access == "superuser" and not principal.is_superuser:
         raise detail(403, wire.FORBIDDEN)
+    if not all(principal.has_perm(perm) for perm in operation.perms):
+        raise detail(403, operation.denied)
 
 
 def _convert_args(route: Route, args: dict[str, str]) -> dict[str, Any]:
+    """Path parameters, ``int`` ones as integers: 404 for one that is not an integer, or
+    one no object can have (beyond the store's 64-bit ids)."""
     out: dict[str, Any] = {}
     for name, value in args.items():
         if route.params.get(name) == "int":
@@ -206,13 +218,13 @@ def _absolute(request: Request, path: bytes) -> str:
     return "%s://%s%s" % (scheme, host, path.decode("latin-1"))
 
 
-def _body_reader(request: Request) -> Callable[[], Any]:
+def _body_reader(request: Request, accepted: tuple[str, ...]) -> Callable[[], Any]:
     def read() -> Any:
         content = request.content
         raw = b""
         if content is not None:
             content.seek(0)
             raw = content.read()
-        return wire.parse_body(_header(request, b"content-type"), raw)
+        return wire.parse_body(_header(request, b"content-type"), raw, accepted)
     return read
 

@@ -195,3 +195,12 @@ VIEWS: dict[str, View] = {
 from lavad.http.exports import EXPORT_VIEWS  # noqa: E402
 
 VIEWS.update(EXPORT_VIEWS)
+
+# The writes and the actions (they need Call too).
+from lavad.http.rest.actions import ACTION_VIEWS  # noqa: E402
+from lavad.http.rest.jobactions import JOB_VIEWS  # noqa: E402
+from lavad.http.rest.writes import WRITE_VIEWS  # noqa: E402
+
+VIEWS.update(WRITE_VIEWS)
+VIEWS.update(JOB_VIEWS)
+VIEWS.update(ACTION_VIEWS)

@@ -20,7 +20,7 @@ from lavad.errors import (
     NotFound,
     PermissionDenied,
 )
-from lavad.http.rest.routes import PATTERNS, Route
+from lavad.http.rest.routes import BODIES, PATTERNS, Route
 from lavad.query import QueryError
 
 JSON = "application/json"
@@ -195,11 +195,21 @@ def match(table: list[Compiled], path: str) -> tuple[Route, dict[str, str], str 
 
 
 # -- request bodies ------------------------------------------------------------------------------
-def parse_body(content_type: str | None, raw: bytes) -> Any:
-    """A JSON, form or multipart body (form values are lists); 400/415 as DRF answers."""
+class FormData(dict):
+    """A form or multipart body: every value a list of strings (HTML-form semantics)."""
+
+
+def parse_body(content_type: str | None, raw: bytes,
+               accepted: tuple[str, ...] = BODIES) -> Any:
+    """A JSON, form (:class:`FormData`) or multipart body, or a ``text/plain`` one (a
+    string) where ``accepted`` lists it; 400/415 as DRF answers."""
     media = (content_type or "").split(";")[0].strip().lower()
-    if not raw:
-        return {}
+    if not raw:  # DRF does not parse an empty body, whatever its type
+        return "" if "text/plain" in accepted else {}
+    if media not in accepted:
+        raise detail(415, 'Unsupported media type "%s" in request.' % (content_type or ""))
+    if media == "text/plain":
+        return raw.decode("utf-8", "replace")
     if media == "application/json":
         try:
             return json.loads(raw.decode("utf-8"))
@@ -208,19 +218,17 @@ def parse_body(content_type: str | None, raw: bytes) -> Any:
         except ValueError as exc:
             raise detail(400, "JSON parse error - %s" % exc) from None
     if media == "application/x-www-form-urlencoded":
-        return query_params(raw.decode("utf-8", "replace"))
-    if media == "multipart/form-data":
-        return _multipart(content_type or "", raw)
-    raise detail(415, 'Unsupported media type "%s" in request.' % (content_type or ""))
+        return FormData(query_params(raw.decode("utf-8", "replace")))
+    return _multipart(content_type or "", raw)
 
 
-def _multipart(content_type: str, raw: bytes) -> dict[str, list[Any]]:
+def _multipart(content_type: str, raw: bytes) -> FormData:
     from email.parser import BytesParser
     from email.policy import HTTP
 
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
-    out: dict[str, list[Any]] = {}
+    out = FormData()
     if not message.is_multipart():
         raise detail(400, "Multipart form parse error - Invalid boundary in multipart: None")
     for part in message.iter_parts():
