@@ -16,9 +16,6 @@ store (lavad's own schema and migrations), with the stored forms lavad's own
 code writes (timestamps, measurements with ten decimals, metadata as block
 YAML, job logs as ``output.yaml`` + little-endian ``output.idx``).
 
-``--profile memory`` builds instead a store with three jobs of 1,000, 10,000
-and 100,000 cases (for the export-memory check).
-
 The ids the request mix uses go to ``--ids`` (JSON, the baseline's key names
 plus the admin's credentials).
 
@@ -522,16 +519,6 @@ class Builder:
             total += self.results(job, results)
         return {"golden_job": small["id"], "big_job": big["id"]}
 
-    def memory_jobs(self, sizes: list[int]) -> dict:
-        self.t0 = BASE - timedelta(days=1)
-        self.step = timedelta(minutes=10)
-        ids = {}
-        for size in sizes:
-            job = self.job("qemu", "bench-export-%d" % size, int(JobHealth.COMPLETE))
-            self.results(job, self.big_results(size), with_log=True)
-            ids[str(size)] = job["id"]
-        return {"export_jobs": ids}
-
     def finish(self) -> None:
         self.many("INSERT INTO test_jobs (id, submitter_id, is_public, description, health_check,"
                   " requested_device_type, actual_device, submit_time, start_time, end_time,"
@@ -578,36 +565,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="lavad data directory (created)")
     parser.add_argument("--ids", required=True, help="where to write the ids JSON")
-    parser.add_argument("--profile", choices=("lab", "memory"), default="lab")
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--cases", type=int, default=200000)
     parser.add_argument("--big", type=int, default=10000)
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        help="case counts of the memory profile's jobs")
     parser.add_argument("--seed", type=int, default=20230123)
     args = parser.parse_args(argv)
     started = time.monotonic()
     os.makedirs(args.data_dir, exist_ok=True)
     builder = Builder(args.data_dir, args.seed)
     builder.reference()
-    if args.profile == "lab":
-        ids = builder.lab(args.jobs, args.cases, args.big)
-    else:
-        ids = builder.memory_jobs([int(s) for s in args.sizes.split(",")])
+    ids = builder.lab(args.jobs, args.cases, args.big)
     check(builder.cases)
     builder.finish()
     ids.update(builder.counts())
-    if args.profile == "lab":
-        ids["big_job_cases"] = args.big
-        ids["device"] = "%s-01" % FILTER_TYPE
-        ids["device_type"] = ids["filter_device_type"] = FILTER_TYPE
+    ids["big_job_cases"] = args.big
+    ids["device"] = "%s-01" % FILTER_TYPE
+    ids["device_type"] = ids["filter_device_type"] = FILTER_TYPE
     ids.update({"admin_user": ADMIN, "admin_password": ADMIN_PASSWORD,
                 "admin_token": builder.admin_token, "data_dir": os.path.abspath(args.data_dir)})
     with open(args.ids, "w") as out:
         json.dump(ids, out, indent=1, sort_keys=True)
     builder.conn.close()
-    print("dataset %s built in %.1f s: %d jobs, %d suites, %d test cases"
-          % (args.profile, time.monotonic() - started, ids["jobs"], ids["suites"],
+    print("dataset built in %.1f s: %d jobs, %d suites, %d test cases"
+          % (time.monotonic() - started, ids["jobs"], ids["suites"],
              ids["testcases"]))
     return 0
 

@@ -100,36 +100,51 @@ def scalar(value: Any) -> str | None:
     return None
 
 
+_PAIRS = re.compile(r"^([A-Za-z][A-Za-z0-9_./+-]*): (.*)$", re.M)
+_NO = object()
+#: Stored values already read (most repeat: suites, results, levels), bounded.
+_READ: dict[str, Any] = {}
+
+
+def _read_value(raw: str) -> Any:
+    """The value a plain or single-quoted scalar reads as, or ``_NO`` when unsure."""
+    if _WORD.match(raw):
+        return _NO if raw in _NOT_STR else raw
+    if raw.startswith("'"):
+        inner = raw[1:-1]
+        if len(raw) < 2 or not raw.endswith("'") or "'" in inner \
+                or not _QUOTABLE.match(inner):
+            return _NO
+        return inner
+    if _INT.match(raw):
+        return int(raw)
+    if _QUOTABLE.match(raw) and scalar(raw) == raw:
+        return raw  # written plain, so read back as this string (``0_smoke``)
+    return _NO
+
+
 def load_metadata(text: str) -> dict[str, Any] | None:
     """The mapping a stored metadata text holds, or None when it is not of the simple
     ``key: scalar`` form this reads (then ask the YAML loader)."""
+    pairs = _PAIRS.findall(text)
+    # Every line must be one pair (a wrapped or nested value makes lines that are not).
+    if len(pairs) != text.count("\n") or not text.endswith("\n"):
+        return None
     out: dict[str, Any] = {}
-    for line in text.split("\n"):
-        if not line:
-            continue
-        found = _LINE.match(line)
-        if found is None:
-            return None
-        key, raw = found.groups()
-        if key in _NOT_STR or key in out:
-            return None
-        if _WORD.match(raw):
-            if raw in _NOT_STR:
+    read = _READ.get
+    for key, raw in pairs:
+        value = read(raw, _NO)
+        if value is _NO:
+            value = _read_value(raw)
+            if value is _NO:
                 return None
-            out[key] = raw
-        elif raw.startswith("'"):
-            inner = raw[1:-1]
-            if len(raw) < 2 or not raw.endswith("'") or "'" in inner \
-                    or not _QUOTABLE.match(inner):
-                return None
-            out[key] = inner
-        elif _INT.match(raw):
-            out[key] = int(raw)
-        elif _QUOTABLE.match(raw) and scalar(raw) == raw:
-            out[key] = raw  # written plain, so read back as this string (``0_smoke``)
-        else:
+            if len(_READ) >= _CACHE_SIZE:
+                _READ.clear()
+            _READ[raw] = value
+        if key in _NOT_STR:
             return None
-    return out
+        out[key] = value
+    return out if len(out) == len(pairs) else None
 
 
 #: The export record's keys, in order (lavad.exports.records.record).

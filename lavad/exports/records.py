@@ -280,30 +280,32 @@ def _extra(path: Any, scope: JobScope) -> list[dict[str, Any]] | None:
     return [{key: value} for key, value in data.items()]
 
 
-def _line(value: Any) -> str:
-    return str(value) if value else ""
-
-
 def record(row: Any, scope: JobScope, suite_name: str) -> dict[str, Any]:
-    """The exported test case, keys in LAVA's YAML order (spec 5.1)."""
-    metadata = parse_metadata(row["metadata"])
+    """The exported test case, keys in LAVA's YAML order (spec 5.1).
+
+    ``row`` starts with the columns of :data:`CASE_COLUMNS`, read by position (an
+    export makes one record per case: positions are quicker than names).
+    """
+    case_id, name, result, value, units, text, start, end, logged = (
+        row[0], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10])
+    metadata = parse_metadata(text)
     if "extra" in metadata:
         extra = _extra(metadata["extra"], scope)
         if extra is not None:
             metadata["extra"] = extra
     return {
-        "name": row["name"],
+        "name": name,
         "job": str(scope.job_id),
         "suite": suite_name,
-        "result": RESULTS.get(row["result"], "unknown"),
-        "measurement": measurement(row["measurement"]),
-        "unit": row["units"] or "",
+        "result": RESULTS.get(result, "unknown"),
+        "measurement": "None" if value is None else measurement(value),
+        "unit": units or "",
         "level": metadata.get("level", ""),
-        "url": "/results/testcase/%d" % row["id"],
-        "id": str(row["id"]),
-        "logged": python_time(row["logged"]),
-        "log_start_line": _line(row["start_log_line"]),
-        "log_end_line": _line(row["end_log_line"]),
+        "url": "/results/testcase/%d" % case_id,
+        "id": str(case_id),
+        "logged": python_time(logged),
+        "log_start_line": str(start) if start else "",
+        "log_end_line": str(end) if end else "",
         "metadata": metadata,
     }
 
@@ -313,7 +315,7 @@ def records(cursor: Cursor, scope: JobScope, window: Window = EVERY
     """The scope's records ordered by case id, one list per batch read."""
     names = scope.suite_names
     for rows in case_batches(cursor, scope, window):
-        yield [record(row, scope, names[row["suite_id"]]) for row in rows]
+        yield [record(row, scope, names[row[1]]) for row in rows]
 
 
 def thd_case(tx: Tx, principal: Principal, case_id: int,
