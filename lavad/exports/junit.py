@@ -33,9 +33,14 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", ">": "&gt;"})
 
 
+_SPECIAL = re.compile("[&<>\"\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def escape(text: str) -> str:
     """Text as minidom writes it after a parse: line ends normalised, characters XML
     cannot carry replaced, ``& < " >`` escaped."""
+    if not _SPECIAL.search(text):  # most names and times: nothing to do
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _INVALID_XML.sub("\ufffd", text).translate(_ESCAPES)
 

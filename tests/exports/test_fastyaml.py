@@ -128,3 +128,17 @@ def test_export_writers_match_pyyaml_and_dictwriter():
         writer.writeheader()
         writer.writerows(records)
         assert csvfmt.rows_text(records, quoting, header=True) == out.getvalue()
+
+
+def test_junit_escape_fast_path_changes_nothing():
+    """junit.escape returns text without special characters as it is, and equals the full
+    escaping (line ends, invalid characters, & < " >) on every text."""
+    from lavad.exports import junit
+
+    def full(text: str) -> str:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return junit._INVALID_XML.sub("\ufffd", text).translate(junit._ESCAPES)
+
+    for text in TEXTS + ["a&b", "<x>", 'q"q', "cr\r\nlf", "cr\ronly", "nul\x00", "bell\x07",
+                         "\ufffe", "tab\tok", "plain-name_1.2", "2023-01-23T12:00:00+00:00"]:
+        assert junit.escape(text) == full(text)
