@@ -107,6 +107,9 @@ class Window:
 EVERY = Window()
 
 
+INT64_MAX = 2 ** 63 - 1
+
+
 def count_param(name: str, value: str | None) -> int | None:
     """A ``limit``/``offset``/``start``/``end`` query value: None when absent, else a
     non-negative integer (Invalid otherwise, with DRF's messages)."""
@@ -119,7 +122,8 @@ def count_param(name: str, value: str | None) -> int | None:
         raise Invalid("A valid integer is required.", field=name) from None
     if number < 0:
         raise Invalid("Ensure this value is greater than or equal to 0.", field=name)
-    return number
+    # Beyond SQLite's largest integer (which no count reaches) it means "all of them".
+    return min(number, INT64_MAX)
 
 
 def job_window(limit: str | None, offset: str | None) -> Window:

@@ -19,7 +19,7 @@ from typing import Any
 
 from lavad.errors import NotFound
 from lavad.query import metadata
-from lavad.query.filters import QueryError, conditions, last_values
+from lavad.query.filters import INT64_MAX, QueryError, conditions, last_values
 from lavad.query.filtersets import FILTERSETS
 from lavad.query.resources import RESOURCES, Order, Resource
 from lavad.store.tx import Tx
@@ -74,7 +74,8 @@ def parameters(name: str, depth: int = 3) -> list[dict[str, Any]]:
 
 
 def page_bounds(params: Mapping[str, Any]) -> tuple[int, int]:
-    """``(limit, offset)``: limit 50 unless a positive integer, offset 0 unless >= 0."""
+    """``(limit, offset)``: limit 50 unless a positive integer, offset 0 unless >= 0; both
+    at most SQLite's largest integer (no page is longer, no list is)."""
     values = last_values(params)
     try:
         limit = int(values.get("limit", ""))
@@ -88,7 +89,7 @@ def page_bounds(params: Mapping[str, Any]) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         offset = 0
-    return limit, offset
+    return min(limit, INT64_MAX), min(offset, INT64_MAX)
 
 
 def order_by(resource: Resource, ordering: str | None) -> str:

@@ -29,6 +29,7 @@ S = ("exact", "in", "contains", "icontains", "startswith", "endswith")
 SI = S + ("iexact",)
 NUMBER = ("exact", "in", "lt", "lte", "gt", "gte")
 
+INT64_MAX = 2 ** 63 - 1  # SQLite's largest integer: no id or count is beyond it
 INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."
 ENTER_NUMBER = "Enter a number."
 ENTER_DATETIME = "Enter a valid date/time."
@@ -121,7 +122,11 @@ def parse_number(value: str) -> int | float:
         raise _BadValue(ENTER_NUMBER) from None
     if not number.is_finite():
         raise _BadValue(ENTER_NUMBER)
-    return int(number) if number == number.to_integral_value() else float(number)
+    if number == number.to_integral_value() and -INT64_MAX - 1 <= number <= INT64_MAX:
+        return int(number)
+    # A fraction, or an integer SQLite cannot bind: compared as a REAL (id__lt=1e30 is
+    # every row).
+    return float(number)
 
 
 _DATETIME_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M",
@@ -291,6 +296,8 @@ class Builder:
                 pk = int(value.strip())
             except ValueError:
                 raise _BadValue(INVALID_CHOICE) from None
+            if not -INT64_MAX - 1 <= pk <= INT64_MAX:
+                raise _BadValue(INVALID_CHOICE)
         sql = "SELECT 1 FROM %s t WHERE t.%s = ?" % (target.table, target.pk)
         if rel.choices:
             sql += " AND " + rel.choices.format(a="t")

@@ -23,6 +23,7 @@ from lavad.http.rest.auth import authenticate
 from lavad.http.rest.routes import ROUTES, Operation, Route
 from lavad.http.rest.views import VIEWS, Call, View
 from lavad.http.rest.wire import FORMATS, HttpError, Reply, detail
+from lavad.query.filters import INT64_MAX
 from lavad.users import Principal
 
 # DRF lists allowed methods in this order.
@@ -203,6 +204,8 @@ def _convert_args(route: Route, args: dict[str, str]) -> dict[str, Any]:
                 out[name] = int(value)
             except ValueError:
                 raise detail(404, wire.NOT_FOUND) from None
+            if not -INT64_MAX - 1 <= out[name] <= INT64_MAX:
+                raise detail(404, wire.NOT_FOUND)
         else:
             out[name] = value
     return out
