@@ -302,6 +302,11 @@ ROUTES: tuple[Route, ...] = (
     Route("system/whoami/", "System Whoami", _get("whoami", "any", "The caller's username")),
     Route("system/master_config/", "System Master Config",
           _get("master_config", "any", "The event publisher and log settings")),
+    # -- this API's description, generated from this table (lavad.http.rest.docs) ---------
+    Route("openapi.json", "OpenAPI", _get("openapi", "any", "This API as an OpenAPI document"),
+          suffix=False, description="OpenAPI 3.0, generated from the server's route table."),
+    Route("docs/", "API Documentation", _get("docs", "any", "This API as an HTML page"),
+          suffix=False, produces="text/html"),
     # -- v0.3: only the root and the token endpoint -----------------------------------------
     Route("", "Api Root", _get("empty_root", "any", "Nothing yet"), version="v0.3"),
     Route("token/", "Obtain Auth Token",

@@ -196,6 +196,11 @@ from lavad.http.exports import EXPORT_VIEWS  # noqa: E402
 
 VIEWS.update(EXPORT_VIEWS)
 
+# openapi.json and docs/ (they need Call too).
+from lavad.http.rest.docs import DOC_VIEWS  # noqa: E402
+
+VIEWS.update(DOC_VIEWS)
+
 # The writes and the actions (they need Call too).
 from lavad.http.rest.actions import ACTION_VIEWS  # noqa: E402
 from lavad.http.rest.jobactions import JOB_VIEWS  # noqa: E402
