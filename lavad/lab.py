@@ -22,8 +22,9 @@ from lavad.users import ANONYMOUS, Principal
 
 
 def thd_event_visible(tx: Tx, principal: Principal, event: Event) -> bool:
-    """The event relays' visibility rule: the job's, the device's or the worker's."""
-    if event.kind == TESTJOB:
+    """The event relays' visibility rule: the job's (testjob and test-shell events), the
+    device's or the worker's."""
+    if event.kind in (TESTJOB, EVENT):
         job = event.restrict.get("job", event.data.get("job"))
         return job is not None and permissions.thd_can_view_job(tx, principal, int(job))
     if event.kind == DEVICE:
@@ -36,13 +37,7 @@ def thd_event_visible(tx: Tx, principal: Principal, event: Event) -> bool:
 
 
 def thd_event_visible_to_anonymous(tx: Tx, event: Event) -> bool:
-    """The ZMQ publisher's default rule: what an anonymous user may see.
-
-    Besides the relays' kinds, a test-shell (``event``) event is visible with its job.
-    """
-    if event.kind == EVENT:
-        job = event.restrict.get("job", event.data.get("job"))
-        return job is not None and permissions.thd_can_view_job(tx, ANONYMOUS, int(job))
+    """The ZMQ publisher's default rule: what an anonymous user may see."""
     return thd_event_visible(tx, ANONYMOUS, event)
 
 
@@ -93,7 +88,8 @@ class Lab:
         return self.run(permissions.thd_can_view_device_type, principal, name)
 
     def event_visible(self, principal: Principal, event: Event) -> Deferred:
-        """Whether ``principal`` may see a testjob, device or worker event (the relays ask)."""
+        """Whether ``principal`` may see a testjob, device, worker or test-shell event (the
+        relays ask)."""
         return self.run(thd_event_visible, principal, event)
 
     def event_visible_to_anonymous(self, event: Event) -> Deferred:

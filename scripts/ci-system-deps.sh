@@ -3,6 +3,7 @@
 #   - lava-dispatcher 2023.01 (the real lava-worker and lava-run) with openssh-server and
 #     openssh-client: the e2e test runs real `ssh` jobs against a private sshd on loopback;
 #   - ngircd: the IRC server the notification tests deliver through;
+#   - chromium: the headless browser the live event page (/events/) is tested in;
 #   - LAVA's device-type templates, unpacked (not installed) from the lava-server package into
 #     /opt/lava-server-templates/usr/share/lava-server/device-types.
 # Idempotent: a second run installs nothing and downloads nothing. Run as root (CI runs as root).
@@ -11,7 +12,7 @@ set -euo pipefail
 
 TEMPLATES_ROOT=${LAVAD_TEMPLATES_ROOT:-/opt/lava-server-templates}
 TEMPLATES_DIR=$TEMPLATES_ROOT/usr/share/lava-server/device-types
-PACKAGES=(lava-dispatcher openssh-server openssh-client ngircd)
+PACKAGES=(lava-dispatcher openssh-server openssh-client ngircd chromium)
 
 if [ "$(id -u)" != 0 ]; then
     echo "ci-system-deps.sh: run as root (apt-get and dpkg need it)" >&2

@@ -13,6 +13,7 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from lavad.config import Settings
+from lavad.http.eventpage import EventsPage
 from lavad.http.pages import mount_pages
 from lavad.http.rest import build_rest
 from lavad.http.results import build_results
@@ -39,4 +40,5 @@ def build_root(service_or_lab: Any, reactor: Any) -> Resource:
                 lambda: getattr(getattr(owner, "files", None), "data_dir", None)
                 or settings.data_dir)
     mount_xmlrpc(root, service_or_lab, reactor)  # /RPC2 and /api/help/
+    root.putChild(b"events", EventsPage())  # the live event page, fed by /ws/
     return root

@@ -1,10 +1,12 @@
 """``GET /ws/``: the websocket relay of job, device and worker events.
 
-Every testjob, device and worker event of the bus goes to each connected
-client that may see it, as one text frame holding the JSON array
-``[topic, uuid, datetime, username, "<data as a JSON string>"]`` (LAVA's
-lava-publisher relay).  Debian's lava-worker 2023.01 listens here to ping at
-once when a job of its own is Scheduled or Canceling; ``lavacli events listen``
+Every testjob, device, worker and test-shell (``event``) event of the bus
+goes to each connected client that may see it, as one text frame holding the
+JSON array ``[topic, uuid, datetime, username, "<data as a JSON string>"]``
+(LAVA's lava-publisher relay).  Test-shell events are relayed as LAVA 2023.01's
+relay does (it forwards every message; 2026's leaves them out), with their
+job's visibility.  Debian's lava-worker 2023.01 listens here to ping at once
+when a job of its own is Scheduled or Canceling; ``lavacli events listen``
 prints what it gets.
 
 Who may see what is asked of one predicate, ``may_see(principal, event)``
@@ -46,10 +48,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from lavad.events import DEVICE, TESTJOB, WORKER, Event, EventBus
+from lavad.events import DEVICE, EVENT, TESTJOB, WORKER, Event, EventBus
 from lavad.users import ANONYMOUS, Principal
 
-RELAYED_KINDS = (TESTJOB, DEVICE, WORKER)
+RELAYED_KINDS = (TESTJOB, DEVICE, WORKER, EVENT)
 DEFAULT_TOPIC = "org.lavasoftware"
 
 #: ``may_see(principal, event)`` -> bool or Deferred[bool]

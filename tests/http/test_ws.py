@@ -179,7 +179,7 @@ def test_failed_verdict_hides_the_event():
 # -- over loopback ----------------------------------------------------------------------------
 @pytest_twisted.ensureDeferred
 async def test_relays_events_to_every_client_in_order():
-    """Each client gets testjob, device and worker events in order; other kinds are not relayed."""
+    """Each client gets testjob, test-shell, device and worker events in order; lab ones never."""
     bus = EventBus()
     server = await Server(EventRelay(bus, lambda p, e: True, reactor,
                                      topic_prefix="org.lavasoftware")).start()
@@ -192,10 +192,12 @@ async def test_relays_events_to_every_client_in_order():
         bus.publish(Event(kind="device", data={"device": "d1"}, username="lavaserver"))
         bus.publish(Event(kind="worker", data={"hostname": "w1"}, username="lavaserver"))
         for client in (first, second):
-            frames = await client.frames(3)
+            frames = await client.frames(4)
             assert [f[0] for f in frames] == ["org.lavasoftware.testjob",
+                                              "org.lavasoftware.event",
                                               "org.lavasoftware.device",
                                               "org.lavasoftware.worker"]
+            assert frames[1][4] == '{"message": "m", "job": 1}'
             assert frames[0][2:] == ["2026-07-01T10:00:05.000321+00:00", "alice",
                                      '{"job": 1}']
     finally:
@@ -339,7 +341,7 @@ async def test_bad_credentials_get_an_error_and_are_closed(lab, headers, error):
 
 @pytest_twisted.ensureDeferred
 async def test_event_visible_rules(lab):
-    """Lab.event_visible: jobs by job visibility, devices and workers by theirs, others never."""
+    """Lab.event_visible: job and test-shell events by the job, devices/workers by theirs."""
     job = await lab.run(jobs.thd_insert_job, lab.alice_id, "x", requested_device_type="secret")
     alice = await lab.authenticate_token("alicesecret")
     for principal, expected in ((ANONYMOUS, False), (alice, True)):
@@ -347,7 +349,10 @@ async def test_event_visible_rules(lab):
                                                         restrict={"job": job})) is expected
     assert await lab.event_visible(ANONYMOUS, Event("worker", {"hostname": "worker-01"}))
     assert not await lab.event_visible(ANONYMOUS, Event("worker", {"hostname": "nope"}))
-    assert not await lab.event_visible(ANONYMOUS, Event("event", {"job": job}))
+    for principal, expected in ((ANONYMOUS, False), (alice, True)):
+        assert await lab.event_visible(principal, Event("event", {"message": "m", "job": job},
+                                                        restrict={"job": job})) is expected
+    assert not await lab.event_visible(alice, Event("lab", {"object": "user"}))
     assert await lab.check_worker_token("worker-01", "workertoken") is True
     assert await lab.check_worker_token("worker-01", "x") is False
     assert await lab.check_worker_token("nope", "x") is None

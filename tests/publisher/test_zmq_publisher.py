@@ -18,14 +18,12 @@ from typing import Any, Callable
 
 import pytest
 import pytest_twisted
-import treq
 import zmq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import formatEvent, globalLogPublisher
-from twisted.web.client import HTTPConnectionPool
 from txzmq import ZmqEndpoint, ZmqEndpointType, ZmqFactory
 from txzmq.connection import ZmqConnection
 
@@ -665,32 +663,17 @@ class Listener(ProcessProtocol):
         return d.addTimeout(WAIT * 3, reactor)
 
 
-async def _rpc_gives_event_socket(base_url: str) -> bool:
-    """Whether this lavad already answers XML-RPC scheduler.get_publisher_event_socket."""
-    pool = HTTPConnectionPool(reactor, persistent=False)
-    body = (b"<?xml version='1.0'?><methodCall><methodName>scheduler.get_publisher_event_socket"
-            b"</methodName><params></params></methodCall>")
-    response = await treq.post(base_url + "/RPC2", body, pool=pool,
-                               headers={b"Content-Type": [b"text/xml"]})
-    content = await response.content()
-    return response.code == 200 and b"<fault>" not in content
-
-
 @pytest_twisted.ensureDeferred
 async def test_docs_client_approach_sees_the_job_finish(lavad_service):
-    """A separate process doing what LAVA's zmq_client.py does sees the job's Finished event."""
+    """A process doing what LAVA's zmq_client.py does (socket from XML-RPC) sees the job end."""
     lab = lavad_service.lab
     alice = await _setup_lab(lab)
     await lab.run(devices.thd_add_worker, PROBE_WORKER)
     job = await lab.run(jobs.thd_insert_job, alice["id"], "job_name: smoke\n",
                         description="smoke", requested_device_type="qemu")
-    if await _rpc_gives_event_socket(lavad_service.base_url):
-        source = ["--rpc-url", lavad_service.base_url + "/RPC2"]
-    else:  # no XML-RPC yet: what it will return
-        source = ["--socket", lavad_service.event_socket_address()]
     listener = Listener()
     args = [sys.executable, LISTENER, "--job-id", str(job), "--hostname", "127.0.0.1",
-            "--timeout", str(WAIT * 3), *source]
+            "--timeout", str(WAIT * 3), "--rpc-url", lavad_service.base_url + "/RPC2"]
     reactor.spawnProcess(listener, sys.executable, args, env=dict(os.environ))
     await listener.wait_for("connected")
 

@@ -2,7 +2,7 @@
 
 Written for lavad's tests after the approach of LAVA's documented client
 (``doc/v2/examples/source/zmq_client.py``): ask XML-RPC
-``scheduler.get_publisher_event_socket`` (or take ``--socket``), keep only the
+``scheduler.get_publisher_event_socket``, keep only the
 port, connect a SUB socket to ``tcp://<hostname>:<port>``, subscribe to
 everything, unpack five frames, load the data with a YAML loader and stop at
 the job's testjob event whose state is Finished.
@@ -26,23 +26,17 @@ import yaml
 import zmq
 
 
-def event_address(options: argparse.Namespace) -> str:
-    if options.rpc_url:
-        return xmlrpc.client.ServerProxy(options.rpc_url).scheduler.get_publisher_event_socket()
-    return options.socket
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--job-id", type=int, required=True)
     parser.add_argument("--hostname", required=True)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--rpc-url", help="the server's XML-RPC URL (http://host:port/RPC2)")
-    source.add_argument("--socket", help="the event socket address, as the server gives it")
+    parser.add_argument("--rpc-url", required=True,
+                        help="the server's XML-RPC URL (http://host:port/RPC2)")
     parser.add_argument("--timeout", type=float, default=30.0)
     options = parser.parse_args()
 
-    port = urlsplit(event_address(options)).port
+    address = xmlrpc.client.ServerProxy(options.rpc_url).scheduler.get_publisher_event_socket()
+    port = urlsplit(address).port
     url = "tcp://%s:%d" % (options.hostname, port)
     context = zmq.Context()
     sock = context.socket(zmq.SUB)
