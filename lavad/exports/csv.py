@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections.abc import Iterator
 from typing import Any
 
 from lavad.exports.document import Body, Cursor
-from lavad.exports.records import EVERY, JobScope, Window, records
+from lavad.exports.records import EVERY, RECORD_KEYS, JobScope, Window, record_batches
 
 FIELDS = ("job", "suite", "result", "measurement", "unit", "duration", "timeout", "logged",
           "level", "metadata", "url", "name", "id", "log_start_line", "log_end_line")
+
+#: A record's values (RECORD_KEYS order, plus one empty value) in FIELDS order.
+_EMPTY = ("",)
+_IN_FIELD_ORDER = operator.itemgetter(*(
+    RECORD_KEYS.index(name) if name in RECORD_KEYS else len(RECORD_KEYS) for name in FIELDS))
 
 ALL = csv.QUOTE_ALL
 MINIMAL = csv.QUOTE_MINIMAL
@@ -38,6 +44,9 @@ def body(scope: JobScope, window: Window = EVERY, quoting: Any = ALL) -> Body:
     """The export's body: the header row, then the records in batches."""
     def chunks(cursor: Cursor) -> Iterator[bytes]:
         yield rows_text([], quoting, header=True).encode("utf-8")
-        for batch in records(cursor, scope, window):
-            yield rows_text(batch, quoting).encode("utf-8")
+        for batch in record_batches(cursor, scope, window):
+            out = io.StringIO()
+            csv.writer(out, quoting=quoting).writerows(
+                map(_IN_FIELD_ORDER, (values + _EMPTY for values in batch)))
+            yield out.getvalue().encode("utf-8")
     return chunks

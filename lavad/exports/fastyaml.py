@@ -100,7 +100,7 @@ def scalar(value: Any) -> str | None:
     return None
 
 
-_PAIRS = re.compile(r"^([A-Za-z][A-Za-z0-9_./+-]*): (.*)$", re.M)
+_PAIRS = re.compile(r"^([A-Za-z][A-Za-z0-9_./+-]*): (.*)$", re.MULTILINE)
 _NO = object()
 #: Stored values already read (most repeat: suites, results, levels), bounded.
 _READ: dict[str, Any] = {}
@@ -174,13 +174,15 @@ def _mapping(lead: str, name: str, value: dict[str, Any]) -> str | None:
     if not value:
         return "%s%s: {}\n" % (lead, name)
     parts = ["%s%s:\n" % (lead, name)]
+    get = _CACHE.get
     for key, inner in value.items():
-        inner_name = _text(key)
-        text = _text(inner)
-        if inner_name is None or text is None or len(inner_name) > 100 \
-                or _wraps(6 + len(inner_name), text):
+        key_text = (get(key) if key.__class__ is str else None) or _text(key)
+        text = (get(inner) if inner.__class__ is str else None) or _text(inner)
+        if key_text is None or text is None or len(key_text) > 100:
             return None
-        parts.append("    %s: %s\n" % (inner_name, text))
+        if " " in text and 6 + len(key_text) + len(text) > 80:
+            return None  # PyYAML might wrap it
+        parts.append("    " + key_text + ": " + text + "\n")
     return "".join(parts)
 
 
@@ -197,11 +199,13 @@ def _count(value: Any) -> str | None:
     return "''" if value == "" else None
 
 
-def _dump_export(record: dict[str, Any]) -> str | None:
+def dump_values(values: tuple[Any, ...]) -> str | None:
+    """:func:`dump_record` of the export record whose values (in :data:`EXPORT_KEYS`
+    order) are ``values``."""
     # The values unique to each case are decided directly; the others repeat (job,
     # suite, result, unit...) and come from the cache.
-    name, job, suite, result, measure, unit, level, url, key, logged, first, last = (
-        record[key] for key in _SCALAR_KEYS)
+    name, job, suite, result, measure, unit, level, url, key, logged, first, last, metadata \
+        = values
     if name.__class__ is str and _WORD.match(name) and name not in _NOT_STR:
         name_text: str | None = name
     else:
@@ -230,7 +234,6 @@ def _dump_export(record: dict[str, Any]) -> str | None:
     if max(map(len, texts)) > 60 and any(  # type: ignore[arg-type]
             _wraps(start, text) for start, text in zip(_STARTS, texts)):  # type: ignore[arg-type]
         return None
-    metadata = record["metadata"]
     tail = _mapping("  ", "metadata", metadata) if metadata.__class__ is dict else None
     if tail is None:
         return None
@@ -242,7 +245,7 @@ def dump_record(record: dict[str, Any]) -> str | None:
     scalars with at most flat mappings as values (the export record, a suite); None when
     a value needs a form this does not write."""
     if len(record) == len(EXPORT_KEYS) and tuple(record) == EXPORT_KEYS:
-        return _dump_export(record)
+        return dump_values(tuple(record.values()))
     parts: list[str] = []
     lead = "- "
     for key, value in record.items():

@@ -284,11 +284,18 @@ def _extra(path: Any, scope: JobScope) -> list[dict[str, Any]] | None:
     return [{key: value} for key, value in data.items()]
 
 
-def record(row: Any, scope: JobScope, suite_name: str) -> dict[str, Any]:
-    """The exported test case, keys in LAVA's YAML order (spec 5.1).
+#: The exported test case's keys, in LAVA's YAML order (spec 5.1).
+RECORD_KEYS = ("name", "job", "suite", "result", "measurement", "unit", "level", "url", "id",
+               "logged", "log_start_line", "log_end_line", "metadata")
+
+
+def record_values(row: Any, scope: JobScope, suite_name: str,
+                  job: str | None = None) -> tuple[Any, ...]:
+    """The exported test case's values, in :data:`RECORD_KEYS` order.
 
     ``row`` starts with the columns of :data:`CASE_COLUMNS`, read by position (an
-    export makes one record per case: positions are quicker than names).
+    export makes one record per case: positions are quicker than names); ``job`` is
+    ``str(scope.job_id)`` when the caller has it.
     """
     case_id, name, result, value, units, text, start, end, logged = (
         row[0], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10])
@@ -297,29 +304,33 @@ def record(row: Any, scope: JobScope, suite_name: str) -> dict[str, Any]:
         extra = _extra(metadata["extra"], scope)
         if extra is not None:
             metadata["extra"] = extra
-    return {
-        "name": name,
-        "job": str(scope.job_id),
-        "suite": suite_name,
-        "result": RESULTS.get(result, "unknown"),
-        "measurement": "None" if value is None else measurement(value),
-        "unit": units or "",
-        "level": metadata.get("level", ""),
-        "url": "/results/testcase/%d" % case_id,
-        "id": str(case_id),
-        "logged": python_time(logged),
-        "log_start_line": str(start) if start else "",
-        "log_end_line": str(end) if end else "",
-        "metadata": metadata,
-    }
+    return (name, job or str(scope.job_id), suite_name, RESULTS.get(result, "unknown"),
+            "None" if value is None else measurement(value), units or "",
+            metadata.get("level", ""), "/results/testcase/%d" % case_id, str(case_id),
+            python_time(logged), str(start) if start else "", str(end) if end else "",
+            metadata)
+
+
+def record(row: Any, scope: JobScope, suite_name: str) -> dict[str, Any]:
+    """The exported test case as a mapping, keys in LAVA's YAML order (spec 5.1)."""
+    return dict(zip(RECORD_KEYS, record_values(row, scope, suite_name)))
+
+
+def record_batches(cursor: Cursor, scope: JobScope, window: Window = EVERY
+                   ) -> Iterator[list[tuple[Any, ...]]]:
+    """The scope's records as value tuples (:func:`record_values`) ordered by case id,
+    one list per batch read."""
+    names = scope.suite_names
+    job = str(scope.job_id)
+    for rows in case_batches(cursor, scope, window):
+        yield [record_values(row, scope, names[row[1]], job) for row in rows]
 
 
 def records(cursor: Cursor, scope: JobScope, window: Window = EVERY
             ) -> Iterator[list[dict[str, Any]]]:
     """The scope's records ordered by case id, one list per batch read."""
-    names = scope.suite_names
-    for rows in case_batches(cursor, scope, window):
-        yield [record(row, scope, names[row[1]]) for row in rows]
+    for batch in record_batches(cursor, scope, window):
+        yield [dict(zip(RECORD_KEYS, values)) for values in batch]
 
 
 def thd_case(tx: Tx, principal: Principal, case_id: int,

@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from lavad.exports.document import Body, Cursor
-from lavad.exports.fastyaml import dump_record
-from lavad.exports.records import EVERY, JobScope, Window, records
+from lavad.exports.fastyaml import dump_record, dump_values
+from lavad.exports.records import EVERY, RECORD_KEYS, JobScope, Window, record_batches
 
 try:
     from yaml import CSafeDumper as _Dumper
@@ -36,10 +36,11 @@ def body(scope: JobScope, window: Window = EVERY, empty: bytes = b"[]\n") -> Bod
     """The export's body: the records as list items, ``empty`` when there are none."""
     def chunks(cursor: Cursor) -> Iterator[bytes]:
         some = False
-        for batch in records(cursor, scope, window):
+        for batch in record_batches(cursor, scope, window):
             if batch:
                 some = True
-                yield items_text(batch).encode("utf-8")
+                yield "".join(dump_values(values) or dump([dict(zip(RECORD_KEYS, values))])
+                              for values in batch).encode("utf-8")
         if not some:
             yield empty
     return chunks
