@@ -18,21 +18,10 @@ from lavad.store.tx import Tx
 from lavad.users import Principal
 
 
-def _user_id(tx: Tx, username: Any) -> int:
-    uid = tx.scalar("SELECT id FROM users WHERE username = ?", (username,))
-    if uid is None:
-        raise NotFound("User '%s' was not found." % username, model="User")
-    return uid
+_user_id = users.user_id
+_group_id = users.group_id
 
 
-def _group_id(tx: Tx, name: Any) -> int:
-    gid = tx.scalar("SELECT id FROM groups WHERE name = ?", (name,))
-    if gid is None:
-        raise NotFound("Group '%s' was not found." % name, model="Group")
-    return gid
-
-
-# -- users --------------------------------------------------------------------------------------
 def _perm_names(rows: list[Any]) -> list[str]:
     return ["%s.%s.%s" % (r[0], r[1], r[2]) for r in rows]
 

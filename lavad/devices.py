@@ -131,7 +131,7 @@ def thd_add_device_type(tx: Tx, name: str, **fields: Any) -> dict[str, Any]:
     return thd_get_device_type(tx, name)
 
 
-def _device_type_row(tx: Tx, name: str, principal: Principal | None) -> Any:
+def _device_type_row(tx: Tx, name: str, principal: Principal | None = None) -> Any:
     cond = "1" if principal is None else visible_device_types_sql(principal)
     row = tx.one("SELECT * FROM device_types WHERE name = ? AND %s" % cond, (name,))
     if row is None:
@@ -691,3 +691,10 @@ def thd_delete_object_permission(tx: Tx, kind: str, group: str, permission: str,
         raise NotFound("Permission '%s' for group '%s' on '%s' was not found."
                        % (permission, group, obj))
     tx.emit("lab", {"object": "permission", "action": "delete", "kind": kind})
+
+
+# Public names for the lookups other domain modules share (NotFound when missing, or,
+# given a principal, invisible to it).
+device_row = _device_row
+device_type_row = _device_type_row
+worker_row = _worker_row

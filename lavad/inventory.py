@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from lavad import devices, healthchecks, permissions
+from lavad import devices, healthchecks, permissions, users
 from lavad.errors import Conflict, Invalid, NotFound, PermissionDenied
 from lavad.models import (
     DeviceHealth,
@@ -45,32 +45,10 @@ from lavad.users import Principal
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _device_row(tx: Tx, hostname: Any) -> Any:
-    row = tx.one("SELECT * FROM devices WHERE hostname = ?", (hostname,))
-    if row is None:
-        raise NotFound("Device '%s' was not found." % hostname, model="Device")
-    return row
-
-
-def _device_type_row(tx: Tx, name: Any) -> Any:
-    row = tx.one("SELECT * FROM device_types WHERE name = ?", (name,))
-    if row is None:
-        raise NotFound("Device-type '%s' was not found." % name, model="DeviceType")
-    return row
-
-
-def _worker_row(tx: Tx, hostname: Any) -> Any:
-    row = tx.one("SELECT * FROM workers WHERE hostname = ?", (hostname,))
-    if row is None:
-        raise NotFound("Worker '%s' was not found." % hostname, model="Worker")
-    return row
-
-
-def _group_id(tx: Tx, name: Any) -> int:
-    gid = tx.scalar("SELECT id FROM groups WHERE name = ?", (name,))
-    if gid is None:
-        raise NotFound("Group '%s' was not found." % name, model="Group")
-    return gid
+_device_row = devices.device_row
+_device_type_row = devices.device_type_row
+_worker_row = devices.worker_row
+_group_id = users.group_id
 
 
 def _require_view(tx: Tx, principal: Principal, kind: str, key: str) -> None:

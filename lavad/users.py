@@ -436,3 +436,8 @@ def thd_first_or_new_token(tx: Tx, user_id: int) -> str:
         return row["secret"]
     username = tx.scalar("SELECT username FROM users WHERE id = ?", (user_id,))
     return thd_add_token(tx, username, "Created by REST API call")["secret"]
+
+
+# Public names for the lookups other domain modules share (NotFound when missing).
+user_id = _user_id
+group_id = _group_id
