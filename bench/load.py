@@ -418,7 +418,8 @@ async def _burst(kind: str, url: str, target: Target, submit: tuple[Any, ...],
     if kind == "ws":
         import aiohttp
 
-        session = aiohttp.ClientSession()
+        # No pool limit: the default (100 connections) would hold the 101st subscriber.
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         sockets = [await session.ws_connect(url, max_msg_size=0, heartbeat=None)
                    for _ in range(subscribers)]
 
@@ -549,16 +550,21 @@ def main(argv: list[str] | None = None) -> int:
                                "pids": pids, "durations": {"fast_s": args.duration,
                                                            "export_s": args.export_duration},
                                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": []}
+    def save() -> None:  # after each phase: a later failure loses nothing measured
+        if args.out:
+            with open(args.out, "w") as stream:
+                json.dump(results, stream, indent=1)
+
     if "mix" in phases:
         run_mix(target, [r for r in mix if not only or r[0] in only], args, pids, results)
+        save()
     if "stall" in phases:
         run_stall(target, mix, args, pids, results)
+        save()
     if "events" in phases:
         run_events(target, mix, args, results)
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    if args.out:
-        with open(args.out, "w") as stream:
-            json.dump(results, stream, indent=1)
+    save()
     return 0
 
 

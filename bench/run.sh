@@ -137,7 +137,16 @@ echo
 STATUS=0
 "$PY" "$HERE/report.py" --lavad "$WORK/lavad.json" --lava "$LAVA_RESULTS" "${MEMORY_ARGS[@]}" \
   | tee "$WORK/table.md" || STATUS=$?
+RECORDED="${BASELINE:+$BASELINE/results/table.md}"
+if [ "${LAVA_RESULTS##*.}" = json ] && [ -n "$RECORDED" ] && [ -f "$RECORDED" ]; then
+  echo
+  log "the same lavad figures against the baseline's recorded run (a quieter machine):"
+  "$PY" "$HERE/report.py" --lavad "$WORK/lavad.json" --lava "$RECORDED" "${MEMORY_ARGS[@]}" \
+    | tee "$WORK/table-recorded.md" || true
+fi
 mkdir -p "$HERE/results"
-cp "$WORK/table.md" "$WORK/machine.txt" "$WORK/lavad.json" "$HERE/results/"
+cp "$WORK"/table*.md "$WORK/machine.txt" "$WORK/lavad.json" "$HERE/results/"
+[ -f "$WORK/memory.json" ] && cp "$WORK/memory.json" "$HERE/results/"
+[ "${LAVA_RESULTS##*.}" = json ] && cp "$LAVA_RESULTS" "$HERE/results/lava-results.json"
 log "table, machine and raw results copied to $HERE/results/"
 exit "$STATUS"

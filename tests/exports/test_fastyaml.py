@@ -142,3 +142,36 @@ def test_junit_escape_fast_path_changes_nothing():
     for text in TEXTS + ["a&b", "<x>", 'q"q', "cr\r\nlf", "cr\ronly", "nul\x00", "bell\x07",
                          "\ufffe", "tab\tok", "plain-name_1.2", "2023-01-23T12:00:00+00:00"]:
         assert junit.escape(text) == full(text)
+
+
+def test_csv_quoted_line_is_what_the_writer_writes():
+    """csv.quoted_line() of varied case rows equals csv.writer(QUOTE_ALL) of the record's
+    values (or declines), and takes the ordinary rows."""
+    import csv as stdcsv
+    import io
+
+    from lavad.exports import csv as csvfmt
+    from lavad.exports.records import JobScope, record_values
+
+    scope = JobScope(7, ((3, "0_smoke"),), 1, 10 ** 6, None, 0, None)
+    rnd = random.Random(3)
+    fast = 0
+    for case_id in range(1, 2000):
+        metadata = {}
+        for _ in range(rnd.randint(0, 5)):
+            metadata[rnd.choice(["case", "definition", "result", "level", "duration", "extra",
+                                 rnd.choice(TEXTS) or "k"])] = rnd.choice(VALUES)
+        row = (case_id, 3, None, rnd.choice([t for t in TEXTS if t] + ['say "hi"']),
+               rnd.randint(0, 4), rnd.choice([None, "12.3450000000", "7", "x"]),
+               rnd.choice(["", "MB/s", 'a"b', None]),
+               rnd.choice([yaml_dump(copy.deepcopy(metadata)), "", None, "{}\n", "- x\n"]),
+               rnd.choice([None, 0, 12]), rnd.choice([None, 0, 17]),
+               rnd.choice(["2023-01-23T12:00:00.250000", "2023-01-23T12:00:00.000000"]))
+        line = csvfmt.quoted_line(row, "7", "0_smoke")
+        out = io.StringIO()
+        stdcsv.writer(out, quoting=stdcsv.QUOTE_ALL).writerow(
+            csvfmt._IN_FIELD_ORDER(record_values(row, scope, "0_smoke") + csvfmt._EMPTY))
+        if line is not None:
+            fast += 1
+            assert line == out.getvalue()
+    assert fast > 300
