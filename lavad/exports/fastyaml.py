@@ -44,7 +44,7 @@ _LINE = re.compile(r"([A-Za-z][A-Za-z0-9_./+-]*): (.*)\Z")
 #: How strings are written, remembered (most values repeat: suites, results, units,
 #: levels; the rest are cheap to decide again).  Bounded: cleared when full.
 _CACHE: dict[str, str | None] = {}
-_CACHE_SIZE = 50000
+_CACHE_SIZE = 4096
 
 
 def _pyyaml_scalar(value: str) -> str | None:
@@ -84,6 +84,8 @@ def scalar(value: Any) -> str | None:
         written = _CACHE.get(value, False)
         if written is not False:
             return written  # type: ignore[return-value]
+        if _WORD.match(value) and value not in _NOT_STR:
+            return value  # plain words are quicker to recognise than to remember
         written = _scalar_text(value)
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.clear()
@@ -132,15 +134,19 @@ def load_metadata(text: str) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     read = _READ.get
+    word = _WORD.match
     for key, raw in pairs:
-        value = read(raw, _NO)
-        if value is _NO:
-            value = _read_value(raw)
+        if word(raw) and raw not in _NOT_STR:  # plain words (case names...): as they are
+            value: Any = raw
+        else:
+            value = read(raw, _NO)
             if value is _NO:
-                return None
-            if len(_READ) >= _CACHE_SIZE:
-                _READ.clear()
-            _READ[raw] = value
+                value = _read_value(raw)
+                if value is _NO:
+                    return None
+                if len(_READ) >= _CACHE_SIZE:
+                    _READ.clear()
+                _READ[raw] = value
         if key in _NOT_STR:
             return None
         out[key] = value

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
+if TYPE_CHECKING:  # imported when a migration runs: a server whose schema is current
+    from sqlite_utils import Database  # never loads sqlite-utils (a few MiB resident)
 
 
 class SchemaError(Exception):
@@ -272,6 +274,10 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         if tables:
             raise SchemaError("The database holds tables but no lavad schema version: "
                               "it is not a lavad database.")
+    if current >= target:
+        return current
+    from sqlite_utils import Database
+
     db = Database(conn)
     for version in range(current + 1, target + 1):
         conn.execute("BEGIN IMMEDIATE")
