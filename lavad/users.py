@@ -428,6 +428,20 @@ def thd_authenticate_token(tx: Tx, secret: str, username: str | None = None,
     return thd_principal(tx, row["user_id"])
 
 
+def thd_token_principal(tx: Tx, secret: str) -> Principal | str:
+    """The token's principal, or ``"inactive"`` (its owner is deactivated) / ``"invalid"``.
+
+    REST tells the two failures apart in its error body and, as LAVA, does not
+    touch ``last_used_on``.
+    """
+    principal = thd_authenticate_token(tx, secret)
+    if principal is not None:
+        return principal
+    inactive = tx.one("SELECT 1 FROM auth_tokens t JOIN users u ON u.id = t.user_id"
+                      " WHERE t.secret = ? AND u.is_active = 0", (secret,))
+    return "inactive" if inactive else "invalid"
+
+
 def thd_first_or_new_token(tx: Tx, user_id: int) -> str:
     """The REST token endpoint: the user's first token, or a new one."""
     row = tx.one("SELECT secret FROM auth_tokens WHERE user_id = ? ORDER BY id LIMIT 1",

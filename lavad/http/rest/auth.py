@@ -40,15 +40,7 @@ def token_from_header(header: bytes | None) -> str | None:
         raise detail(403, BAD_CHARACTERS) from None
 
 
-def thd_token_principal(tx: Tx, secret: str) -> Principal | str:
-    """The token's principal, or ``"inactive"`` / ``"invalid"`` (REST does not touch
-    ``last_used_on``)."""
-    principal = users.thd_authenticate_token(tx, secret)
-    if principal is not None:
-        return principal
-    inactive = tx.one("SELECT 1 FROM auth_tokens t JOIN users u ON u.id = t.user_id"
-                      " WHERE t.secret = ? AND u.is_active = 0", (secret,))
-    return "inactive" if inactive else "invalid"
+thd_token_principal = users.thd_token_principal
 
 
 async def authenticate(lab: Any, header: bytes | None) -> Principal:
