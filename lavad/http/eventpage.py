@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import jinja2
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from lavad.http.results import error_page
-from lavad.notify.compose import TEMPLATE_DIR
+from lavad import TEMPLATE_DIR
+from lavad.http import html
 
 #: How many events the page keeps when the URL does not say (``?limit=``).
 DEFAULT_LIMIT = 200
@@ -40,8 +40,7 @@ class EventsPage(Resource):
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         super().__init__()
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True)
-        self._page = env.get_template("events.html").render(
+        self._page = html.environment().get_template("events.html").render(
             limit=int(limit), topics=TOPICS).encode("utf-8")
         with open(os.path.join(TEMPLATE_DIR, "events.js"), "rb") as f:
             self._script = f.read()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jinja2
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
@@ -30,19 +29,13 @@ from twisted.web.server import NOT_DONE_YET
 
 from lavad import jobview, users
 from lavad.errors import LavadError, NotFound, PermissionDenied
+from lavad.http import html
 from lavad.http.results import (ResultsResource, build_results, credentials, error_page,
                                 request_params)
-from lavad.notify.compose import TEMPLATE_DIR, lava_time
 from lavad.users import ANONYMOUS, Principal
 
 log = Logger()
 JOB_REF = re.compile(r"\d+(?:\.\d+)?")
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True)
-    env.filters["lava_time"] = lava_time
-    return env
 
 
 def _int(request: IRequest, name: str, default: int) -> int:
@@ -64,7 +57,7 @@ class Pages:
     def __init__(self, lab: Any, data_dir: Any = None) -> None:
         self._lab = lab
         self._data_dir = data_dir
-        self._env = _environment()
+        self._env = html.environment()
 
     @property
     def lab(self) -> Any:

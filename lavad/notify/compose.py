@@ -9,7 +9,6 @@ environment, so values are HTML-escaped in the text as LAVA's are
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal, InvalidOperation
 from email.message import EmailMessage
@@ -23,9 +22,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from lavad import dates
 from lavad.notify.records import QUIET, STATUS_ONLY, VERBOSE
+from lavad import TEMPLATE_DIR
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "templates")
 EMAIL_TEMPLATE = "notification_email.txt"
 IRC_TEMPLATE = "notification_irc.txt"
 SUBJECT_DESCRIPTION = 200

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import jinja2
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from lavad import LAVA_VERSION
+from lavad.http import html
 from lavad.xmlrpc.dispatch import Registry
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "templates")
-
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-                          autoescape=jinja2.select_autoescape(["html"]),
-                          trim_blocks=True, lstrip_blocks=True)
 
 
 def _base_url(request: IRequest) -> str:
@@ -41,7 +34,7 @@ class HelpPage(Resource):
         self._registry = registry
 
     def render_GET(self, request: IRequest) -> bytes:
-        page = _env.get_template("xmlrpc_help.html").render(
+        page = html.environment(trim=True).get_template("xmlrpc_help.html").render(
             groups=self._registry.grouped(), count=len(self._registry),
             version=LAVA_VERSION, rpc_url="%s/RPC2" % _base_url(request))
         request.setHeader(b"content-type", b"text/html; charset=utf-8")

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import jinja2
 from markupsafe import Markup, escape
 
+from lavad.http import html
 from lavad.http.rest.wire import Reply
 
 if TYPE_CHECKING:
     from lavad.http.rest.views import Call
 
-TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "templates")
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-                          autoescape=jinja2.select_autoescape(["html"]),
-                          trim_blocks=True, lstrip_blocks=True)
 FULL = ("get", "post", "put", "patch", "delete")   # methods shown in full (HEAD, OPTIONS: listed)
 FOLD = 12                                           # more filters than this start folded
 
@@ -211,7 +205,7 @@ def _code(text: str) -> str:
 
 def render(doc: Mapping[str, Any], origin: str) -> str:
     """The HTML page of ``doc`` for a server at ``origin`` (``http://host:port``)."""
-    return _env.get_template("rest_api.html").render(
+    return html.environment(trim=True).get_template("rest_api.html").render(
         info=doc["info"], description=markup(doc["info"].get("description", "")),
         sections=sections(doc, origin), origin=origin,
         openapi_version=doc["openapi"],

@@ -1,0 +1,21 @@
+"""The jinja2 environment of lavad's HTML pages (job and result pages, the events page,
+the XML-RPC and REST help pages): one loader over ``lavad/templates``, HTML autoescaped."""
+
+from __future__ import annotations
+
+import functools
+
+import jinja2
+
+from lavad import TEMPLATE_DIR
+from lavad.notify.compose import lava_time
+
+
+@functools.lru_cache(maxsize=None)
+def environment(trim: bool = False) -> jinja2.Environment:
+    """The shared environment; ``trim`` drops the whitespace of block tags (help pages)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+                             autoescape=jinja2.select_autoescape(["html"]),
+                             trim_blocks=trim, lstrip_blocks=trim)
+    env.filters["lava_time"] = lava_time
+    return env
