@@ -56,7 +56,7 @@ class Event:
                    restrict=obj.get("restrict") or {})
 
 
-def lava_frames(event: Event, topic_prefix: str) -> list[str]:
+def lava_frames(event: Event, topic_prefix: str = "org.lavasoftware") -> list[str]:
     """LAVA's five message parts for ``event``: topic, uuid, datetime, username, data.
 
     The topic is ``topic_prefix`` + ``"."`` + kind; the datetime is the event's

@@ -35,7 +35,6 @@ import binascii
 import json
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, cast
 
 from autobahn.twisted.resource import WebSocketResource
@@ -48,7 +47,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from lavad.events import DEVICE, EVENT, TESTJOB, WORKER, Event, EventBus
+from lavad.events import DEVICE, EVENT, TESTJOB, WORKER, Event, EventBus, lava_frames
 from lavad.users import ANONYMOUS, Principal
 
 RELAYED_KINDS = (TESTJOB, DEVICE, WORKER, EVENT)
@@ -60,23 +59,6 @@ MaySee = Callable[[Principal, Event], Any]
 AuthenticateUser = Callable[[str, "str | None"], Any]
 #: ``authenticate_worker(hostname, token)`` -> True (ok), False (bad token), None (no worker)
 AuthenticateWorker = Callable[[str, str], Any]
-
-
-def event_datetime(event: Event) -> str:
-    """The event time as LAVA sends it: ISO 8601 with ``+00:00`` (no microseconds when 0)."""
-    if event.time:
-        when = datetime.fromisoformat(event.time)
-        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else \
-            when.astimezone(timezone.utc)
-    else:
-        when = datetime.now(timezone.utc)
-    return when.isoformat()
-
-
-def lava_frames(event: Event, topic_prefix: str = DEFAULT_TOPIC) -> list[str]:
-    """LAVA's five message parts: topic, uuid, datetime, username, data as JSON."""
-    return ["%s.%s" % (topic_prefix, event.kind), event.uuid, event_datetime(event),
-            event.username, json.dumps(event.data)]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from twisted.web.server import Site
 
 from lavad import devices, jobs, users
 from lavad.events import Event, EventBus
-from lavad.http.ws import EventRelay, Viewer, _Client, _Verdict, lava_frames
+from lavad.events import lava_frames
+from lavad.http.ws import EventRelay, Viewer, _Client, _Verdict
 from lavad.lab import Lab
 from lavad.models import DeviceHealth, JobState
 from lavad.users import ANONYMOUS
