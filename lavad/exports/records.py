@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from lavad import dates
 from lavad.errors import Invalid, NotFound, PermissionDenied
 from lavad.exports.document import BATCH, Cursor
 from lavad.exports.fastyaml import load_metadata
@@ -235,7 +236,7 @@ def python_time(stored: str) -> str:
 
 def iso_time(stored: str) -> str:
     """``isoformat()`` of the aware UTC datetime: ``2026-07-01T12:00:00.123456+00:00``."""
-    return (stored.removesuffix(".000000")) + "+00:00"
+    return dates.event(stored)  # type: ignore[return-value]  # never None for a str
 
 
 def measurement(value: Any) -> str:
