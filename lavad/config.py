@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import yaml
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.testing import MemoryReactor
 
 
 class ConfigError(Exception):
@@ -99,11 +98,16 @@ def _optional_timeout(value: Any) -> float | None:
     return None if value is None else _positive_number(value)
 
 
+#: What the endpoint parsers are given for a reactor: they only keep it for listening,
+#: which a check never does (twisted.internet.testing would pull in trial and unittest).
+_UNUSED_REACTOR = object()
+
+
 def _endpoint(value: Any) -> str:
     """A Twisted server endpoint string, parsed but never listened on."""
     _nonempty_str(value)
     try:
-        serverFromString(MemoryReactor(), value)
+        serverFromString(_UNUSED_REACTOR, value)
     except Exception as exc:  # the parsers raise ValueError, TypeError, KeyError...
         raise ValueError("%r is not a Twisted endpoint such as tcp:8000 or "
                          "tcp:8000:interface=127.0.0.1 (%s: %s)"

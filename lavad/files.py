@@ -24,9 +24,7 @@ import os
 import tempfile
 from typing import Any
 
-import jinja2
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
 
 from lavad.errors import Invalid, NotFound
 
@@ -112,9 +110,20 @@ class LabFiles:
         if not template_dirs:
             raise ValueError("LabFiles needs at least one template directory")
         self.template_dirs = [os.path.abspath(d) for d in template_dirs]
-        self._env = SandboxedEnvironment(
-            autoescape=False, trim_blocks=True,
-            loader=jinja2.FileSystemLoader(self.template_dirs))
+        self._environment: Any = None
+
+    @property
+    def _env(self) -> Any:
+        """The sandboxed Jinja2 environment over the template path, made (and Jinja2
+        imported) at the first rendering."""
+        if self._environment is None:
+            import jinja2
+            from jinja2.sandbox import SandboxedEnvironment
+
+            self._environment = SandboxedEnvironment(
+                autoescape=False, trim_blocks=True,
+                loader=jinja2.FileSystemLoader(self.template_dirs))
+        return self._environment
 
     # -- device-type templates ---------------------------------------------------------
     def _template_path(self, name: str) -> str | None:
@@ -196,6 +205,8 @@ class LabFiles:
     def render_text(self, text: str, variables: dict[str, Any]) -> str:
         """``text`` (a device dictionary) rendered with ``variables`` through the
         device-type templates; Invalid says what went wrong."""
+        import jinja2
+
         try:
             return self._env.from_string(text).render(**variables)
         except jinja2.TemplateNotFound as exc:

@@ -40,10 +40,17 @@ class EventsPage(Resource):
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         super().__init__()
-        self._page = html.environment().get_template("events.html").render(
-            limit=int(limit), topics=TOPICS).encode("utf-8")
-        with open(os.path.join(TEMPLATE_DIR, "events.js"), "rb") as f:
-            self._script = f.read()
+        self._limit = int(limit)
+        self._rendered: tuple[bytes, bytes] | None = None
+
+    def _documents(self) -> tuple[bytes, bytes]:
+        """The page and its script, made at the first request (and kept)."""
+        if self._rendered is None:
+            page = html.environment().get_template("events.html").render(
+                limit=self._limit, topics=TOPICS).encode("utf-8")
+            with open(os.path.join(TEMPLATE_DIR, "events.js"), "rb") as f:
+                self._rendered = (page, f.read())
+        return self._rendered
 
     def render_GET(self, request: Request) -> bytes:
         path = request.postpath or []
@@ -51,9 +58,10 @@ class EventsPage(Resource):
             request.redirect(request.prePathURL() + b"/")
             return b""
         if path == [b""]:
-            return self._send(request, b"text/html; charset=utf-8", self._page)
+            return self._send(request, b"text/html; charset=utf-8", self._documents()[0])
         if path == [b"events.js"]:
-            return self._send(request, b"text/javascript; charset=utf-8", self._script)
+            return self._send(request, b"text/javascript; charset=utf-8",
+                              self._documents()[1])
         return error_page(request, 404)
 
     def render_HEAD(self, request: Request) -> Any:

@@ -57,7 +57,6 @@ class Pages:
     def __init__(self, lab: Any, data_dir: Any = None) -> None:
         self._lab = lab
         self._data_dir = data_dir
-        self._env = html.environment()
 
     @property
     def lab(self) -> Any:
@@ -69,7 +68,7 @@ class Pages:
 
     def _html(self, request: IRequest, template: str, **context: Any) -> bytes:
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
-        return self._env.get_template(template).render(**context).encode("utf-8")
+        return html.environment().get_template(template).render(**context).encode("utf-8")
 
     async def principal(self, request: IRequest) -> Principal:
         given = credentials(request)

@@ -35,20 +35,21 @@ import binascii
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable
 
-from autobahn.twisted.resource import WebSocketResource
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from lavad.events import DEVICE, EVENT, TESTJOB, WORKER, Event, EventBus, lava_frames
 from lavad.users import ANONYMOUS, Principal
+
+if TYPE_CHECKING:
+    from lavad.http.wsproto import RelayProtocol
 
 RELAYED_KINDS = (TESTJOB, DEVICE, WORKER, EVENT)
 DEFAULT_TOPIC = "org.lavasoftware"
@@ -165,59 +166,18 @@ class _Client:
         self.queue.clear()
 
 
-class RelayProtocol(WebSocketServerProtocol):
-    """One websocket connection: it authenticates, then the relay feeds it."""
+class _LazyResource(Resource):
+    """``/ws``: hands each request to the relay's websocket resource, which is made (and
+    autobahn imported, a few MiB) when the first client connects."""
 
-    relay: "EventRelay"
+    isLeaf = True
 
-    def __init__(self) -> None:
+    def __init__(self, relay: "EventRelay") -> None:
         super().__init__()
-        self.client: _Client | None = None
-        self.headers: dict[str, str] = {}
-        self.lost: Deferred = Deferred()
+        self._relay = relay
 
-    def onConnect(self, request: Any) -> None:
-        self.headers = dict(request.headers)
-        return None
-
-    def onOpen(self) -> None:
-        self.relay.opened(self)
-
-    def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        """Messages from clients are read and ignored."""
-
-    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
-        self.relay.closed(self)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        super().connectionLost(reason)
-        if not self.lost.called:
-            self.lost.callback(None)
-
-    def send_error(self, message: str) -> None:
-        self.sendMessage(json.dumps({"error": message}).encode(), isBinary=False)
-        self.sendClose()
-
-
-class _RelayFactory(WebSocketServerFactory):
-    protocol = RelayProtocol
-
-    def __init__(self, relay: "EventRelay", reactor: Any) -> None:
-        super().__init__(reactor=reactor)
-        self.relay = relay
-
-    def buildProtocol(self, addr: Any) -> RelayProtocol:
-        protocol = cast(RelayProtocol, super().buildProtocol(addr))
-        protocol.relay = self.relay
-        return protocol
-
-
-class _Resource(WebSocketResource):
     def render(self, request: Any) -> Any:
-        # The HTTP channel gives its connection to the websocket: stop its idle timer, or it
-        # would fire (on a channel without transport) long after the upgrade.
-        request.channel.setTimeout(None)
-        return super().render(request)
+        return self._relay.websocket_resource().render(request)
 
 
 class EventRelay(Service):
@@ -243,14 +203,20 @@ class EventRelay(Service):
         self.clients: dict[RelayProtocol, _Client] = {}
         self._connections: set[RelayProtocol] = set()
         self._unsubscribe: list[Callable[[], None]] = []
-        self.factory = _RelayFactory(self, reactor)
-        self.factory.setProtocolOptions(
-            webStatus=False, autoPingInterval=ping_interval,
-            autoPingTimeout=ping_interval, openHandshakeTimeout=10, closeHandshakeTimeout=2)
+        self._reactor = reactor
+        self._ping_interval = ping_interval
+        self._websocket: Any = None
 
-    def resource(self) -> WebSocketResource:
+    def websocket_resource(self) -> Any:
+        """autobahn's websocket resource for this relay (made at the first call)."""
+        if self._websocket is None:
+            from lavad.http.wsproto import websocket_resource
+            self._websocket = websocket_resource(self, self._reactor, self._ping_interval)
+        return self._websocket
+
+    def resource(self) -> Resource:
         """The resource to mount at ``/ws``."""
-        return _Resource(self.factory)
+        return _LazyResource(self)
 
     # -- service ------------------------------------------------------------------------
     def startService(self) -> None:

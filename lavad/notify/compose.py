@@ -14,15 +14,17 @@ from decimal import Decimal, InvalidOperation
 from email.message import EmailMessage
 from email.policy import default as _policy
 from email.utils import formatdate, make_msgid
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from lavad import dates
 from lavad.notify.records import QUIET, STATUS_ONLY, VERBOSE
 from lavad import TEMPLATE_DIR
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 EMAIL_TEMPLATE = "notification_email.txt"
 IRC_TEMPLATE = "notification_irc.txt"
@@ -69,7 +71,10 @@ def nonzero(measurement: str | None) -> bool:
         return False
 
 
-def environment(template_dir: str = TEMPLATE_DIR) -> SandboxedEnvironment:
+def environment(template_dir: str = TEMPLATE_DIR) -> "SandboxedEnvironment":
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(template_dir), autoescape=True,
                                trim_blocks=True, lstrip_blocks=True,
                                undefined=jinja2.ChainableUndefined)
@@ -79,7 +84,11 @@ def environment(template_dir: str = TEMPLATE_DIR) -> SandboxedEnvironment:
     return env
 
 
-_ENV = environment()
+@functools.lru_cache(maxsize=1)
+def _env() -> "SandboxedEnvironment":
+    """The notification texts' environment, built at the first message (Jinja2 is
+    imported then: a lab that notifies nobody never loads it)."""
+    return environment()
 
 
 # -- URLs ----------------------------------------------------------------------------------------
@@ -103,7 +112,7 @@ def email_subject(job: dict[str, Any]) -> str:
 
 def email_body(plan: dict[str, Any], user: dict[str, Any] | None, prefix: str) -> str:
     """The body for one recipient (``user`` None: a bare address)."""
-    text = _ENV.get_template(EMAIL_TEMPLATE).render(
+    text = _env().get_template(EMAIL_TEMPLATE).render(
         job=plan["job"], user=user, url_prefix=prefix, verbosity=plan["verbosity"],
         lava_job_result=plan.get("lava_job_result"), results=plan.get("results") or [],
         blacklist=plan.get("blacklist") or [], compare=plan.get("compare"))
@@ -128,7 +137,7 @@ def email_message(sender: str, to: str, subject: str, body: str) -> bytes:
 # -- IRC -------------------------------------------------------------------------------------------
 def irc_message(job: dict[str, Any], prefix: str) -> str:
     """The one line sent to IRC handles (verbosity and compare do not apply)."""
-    text = _ENV.get_template(IRC_TEMPLATE).render(job=job, url_prefix=prefix)
+    text = _env().get_template(IRC_TEMPLATE).render(job=job, url_prefix=prefix)
     return " ".join(text.split())
 
 

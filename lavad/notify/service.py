@@ -14,7 +14,7 @@ A recipient already being delivered is not started again by a second match.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.application.service import Service
 from twisted.internet.defer import (CancelledError, Deferred, DeferredList, ensureDeferred,
@@ -25,7 +25,10 @@ from twisted.python.failure import Failure
 from lavad.config import Settings
 from lavad.events import TESTJOB, Event, EventBus
 from lavad.models import JobHealth, JobState
-from lavad.notify import callbacks, compose, irc, mail, records
+from lavad.notify import callbacks, compose, records
+
+if TYPE_CHECKING:
+    from lavad.notify import irc
 
 
 def default_http_client(reactor: Any) -> Any:
@@ -166,6 +169,8 @@ class NotificationService(Service):
             self.log.warn("[{job}] no email address for notification recipient {user}",
                           job=job["id"], user=(recipient["user"] or {}).get("username"))
             return
+        from lavad.notify import mail  # twisted.mail: loaded when a lab first sends mail
+
         body = compose.email_body(plan, recipient["user"], self.url_prefix)
         message = compose.email_message(self.settings.server_email, address,
                                         compose.email_subject(job), body)
@@ -185,6 +190,7 @@ class NotificationService(Service):
         job = plan["job"]
         if not recipient["server"] or not recipient["handle"]:
             return  # as LAVA: no server known, silently skipped (stays not sent)
+        from lavad.notify import irc  # twisted.words: loaded at the first IRC message
         try:
             address = irc.parse_server(recipient["server"], self.settings.irc_use_tls)
         except ValueError as exc:
