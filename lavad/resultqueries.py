@@ -16,15 +16,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from lavad.errors import NotFound
 from lavad.exports import csv as csvfmt
 from lavad.exports import yamlfmt
+from lavad.exports.fastyaml import dump_values
+from lavad.exports.document import BATCH
 from lavad.exports.records import (
     CASE_COLUMNS,
+    RECORD_KEYS,
     JobScope,
-    record,
+    record_values,
     thd_results_job,
     thd_scope,
     thd_suite_by_name,
@@ -50,15 +54,15 @@ def _suite(tx: Tx, job_id: int, name: Any) -> tuple[int, str]:
         raise NotFound("Suite '%s' was not found." % name, model="TestSuite") from None
 
 
-def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
-                suite: Any = None, case: Any = None, limit: Any = None,
-                offset: Any = None) -> list[dict[str, Any]]:
-    """The job's test-case records (only those of ``suite``, and of those the ones named
-    ``case``); with a ``limit``, skip ``offset`` cases of the suite, then at most ``limit``."""
+def _record_batches(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+                    suite: Any, case: Any, limit: Any, offset: Any
+                    ) -> Iterator[list[tuple[Any, ...]]]:
+    """The selected cases' record values (:func:`record_values`), suite by suite, a few
+    hundred at a time: a 10,000-case job is never held whole as Python objects."""
     pk = thd_results_job_id(tx, principal, job_id)
     chosen = _suite(tx, pk, suite) if suite is not None else None
     scope: JobScope = thd_scope(tx, pk, data_dir, chosen)
-    out: list[dict[str, Any]] = []
+    job = str(pk)
     for suite_id, name in scope.suites:
         sql = "SELECT %s FROM test_cases WHERE suite_id = ?" % CASE_COLUMNS
         params: list[Any] = [suite_id]
@@ -69,8 +73,34 @@ def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
         if limit:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), max(0, int(offset or 0))]
-        out += [record(row, scope, name) for row in tx.all(sql, params)]
-    return out
+        cursor = tx.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(BATCH)
+            if not rows:
+                break
+            yield [record_values(row, scope, name, job) for row in rows]
+
+
+def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+                suite: Any = None, case: Any = None, limit: Any = None,
+                offset: Any = None) -> list[dict[str, Any]]:
+    """The job's test-case records (only those of ``suite``, and of those the ones named
+    ``case``); with a ``limit``, skip ``offset`` cases of the suite, then at most ``limit``."""
+    return [dict(zip(RECORD_KEYS, values))
+            for batch in _record_batches(tx, principal, job_id, data_dir, suite, case, limit,
+                                         offset)
+            for values in batch]
+
+
+def thd_records_yaml(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+                     suite: Any = None, case: Any = None, limit: Any = None,
+                     offset: Any = None) -> str:
+    """:func:`yaml_text` of :func:`thd_records`, written batch by batch."""
+    pieces = ["".join(dump_values(values) or yamlfmt.dump([dict(zip(RECORD_KEYS, values))])
+                      for values in batch)
+              for batch in _record_batches(tx, principal, job_id, data_dir, suite, case, limit,
+                                           offset)]
+    return "".join(pieces) if pieces else yamlfmt.dump([])
 
 
 def yaml_text(items: list[dict[str, Any]]) -> str:

@@ -40,12 +40,19 @@ class ResultsAPI(Namespace):
                                    self.env.data_dir, suite, case, limit, offset,
                                    faults=result_faults(job_id))
 
+    async def _yaml(self, job_id: Any, suite: Any = None, case: Any = None,
+                    limit: Any = None, offset: Any = None) -> str:
+        _check(self.call, job_id)
+        return await self.call.run(resultqueries.thd_records_yaml, self.call.principal,
+                                   job_id, self.env.data_dir, suite, case, limit, offset,
+                                   faults=result_faults(job_id))
+
     @exposed
     async def get_testjob_results_yaml(self, job_id: Any) -> str:
         """Every test case of the job, suite by suite, as a YAML list of mappings
         (``name, job, suite, result, measurement, unit, level, url, id, logged,
         log_start_line, log_end_line, metadata``)."""
-        return resultqueries.yaml_text(await self._records(job_id))
+        return await self._yaml(job_id)
 
     @exposed
     async def get_testjob_results_csv(self, job_id: Any) -> str:
@@ -57,8 +64,7 @@ class ResultsAPI(Namespace):
                                          limit: Any = None, offset: Any = None) -> str:
         """The test cases of one suite as a YAML list; with ``limit``, at most that many
         after skipping ``offset``."""
-        return resultqueries.yaml_text(await self._records(job_id, suite_name, None, limit,
-                                                           offset))
+        return await self._yaml(job_id, suite_name, None, limit, offset)
 
     @exposed
     async def get_testsuite_results_csv(self, job_id: Any, suite_name: Any,
@@ -71,7 +77,7 @@ class ResultsAPI(Namespace):
     async def get_testcase_results_yaml(self, job_id: Any, suite_name: Any,
                                         case_name: Any) -> str:
         """The test cases named ``case_name`` in a suite, as a YAML list."""
-        return resultqueries.yaml_text(await self._records(job_id, suite_name, case_name))
+        return await self._yaml(job_id, suite_name, case_name)
 
     @exposed
     async def get_testcase_results_csv(self, job_id: Any, suite_name: Any,

@@ -8,7 +8,7 @@ import io
 import pytest_twisted
 import yaml
 
-from lavad import results, statemachine
+from lavad import resultqueries, results, statemachine
 
 AUTH = (401, "Authentication with user and token required for this API.")
 
@@ -61,8 +61,9 @@ async def setup(server, rpc, visibility="public"):
 
 
 @pytest_twisted.ensureDeferred
-async def test_job_results_yaml(server, rpc):
-    """get_testjob_results_yaml: every case, suite by suite, LAVA's keys and values."""
+async def test_job_results_yaml(server, rpc, monkeypatch):
+    """get_testjob_results_yaml: every case, suite by suite, LAVA's keys and values; the
+    text is PyYAML's dump of the list, whatever the size of the batches it is written in."""
     _alice, bob, job_id = await setup(server, rpc)
     text = await rpc.call("results.get_testjob_results_yaml", job_id, token=bob)
     cases = yaml.safe_load(text)
@@ -80,6 +81,10 @@ async def test_job_results_yaml(server, rpc):
     assert cases[1]["measurement"] == "12.5000000000" and cases[1]["unit"] == "ms"
     assert text.startswith("- name: pwd\n  job: '%d'\n  suite: 0_smoke\n" % job_id)
     assert await rpc.call("results.get_testjob_results_yaml", str(job_id), token=bob) == text
+    assert text == yaml.dump(cases, Dumper=yaml.SafeDumper, default_flow_style=False,
+                             sort_keys=False)
+    monkeypatch.setattr(resultqueries, "BATCH", 1)
+    assert await rpc.call("results.get_testjob_results_yaml", job_id, token=bob) == text
 
 
 @pytest_twisted.ensureDeferred
