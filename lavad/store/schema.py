@@ -291,6 +291,12 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return schema_version(conn)
 
 
+#: SQLite's page cache per connection (its default is 2,000 KiB).  Pages missed are read
+#: from the operating system's file cache; the benchmark's reads are as fast with 256 KiB,
+#: and lavad stays 1.5 MiB smaller.
+PAGE_CACHE_KIB = 256
+
+
 def connect(path: str) -> sqlite3.Connection:
     """Open a connection with lavad's settings (autocommit mode, WAL, foreign keys)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, timeout=30)
@@ -300,6 +306,7 @@ def connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA cache_size = -%d" % PAGE_CACHE_KIB)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if isinstance(exc, sqlite3.OperationalError):
