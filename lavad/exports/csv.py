@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import operator
+import re
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any
 
 from lavad.exports.document import Body, Cursor
@@ -51,13 +53,94 @@ def rows_text(rows: list[dict[str, Any]], quoting: Any, header: bool = False) ->
     return out.getvalue()
 
 
+# -- plain metadata ---------------------------------------------------------------------------
+# Most stored metadata texts are ``key: word`` lines (``definition: 0_smoke-tests\ncase:
+# linux-posix-pwd\nresult: pass\n``) whose mapping's repr is the text with quotes and
+# separators put in.  Such a line: a key that reads as a string (not a boolean or null) and
+# is neither ``extra`` (a file to read) nor ``level`` (a column of its own), and a value
+# that reads as a string: a word starting with a letter (again not a boolean or null), or
+# digits and underscores followed by a letter (``1_ltp-math``: not an integer, float or
+# timestamp, except the binary and hexadecimal integers ``0b...``/``0x...``).  No quote,
+# backslash, space, colon or newline can occur in either, so nothing needs escaping.
+#
+# _WORDS checks the shape of each text; the booleans and nulls are looked for once in
+# the batch's joined texts (_BOOL_OR_NULL_VALUE) and in its distinct key lists.
+_BOOL_OR_NULL = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE",
+                           "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+                           "null", "Null", "NULL"))
+_NOT_PLAIN_KEYS = _BOOL_OR_NULL | {"extra", "level"}
+_TAIL = r"[A-Za-z0-9_./+-]*"
+_VALUE = r"(?!0[bx])(?:[A-Za-z]|[0-9][0-9_]*[A-Za-z])%s\n" % _TAIL
+_WORDS = re.compile(r"(?:[A-Za-z]%s: %s)+" % (_TAIL, _VALUE))
+# The usual shape (a test's result): these three keys, in this order, so no key needs
+# checking.
+_USUAL = re.compile("definition: %(v)scase: %(v)sresult: %(v)s" % {"v": _VALUE})
+_BOOL_OR_NULL_VALUE = re.compile(r": (?:%s)\n" % "|".join(sorted(_BOOL_OR_NULL)))
+_VALUES = re.compile(r": [^\n]*")
+_PLACEHOLDER = "k: v\n"
+
+
+def _plain_keys(keys: str) -> bool:
+    """Whether ``keys`` (one key a line, then an empty line) are all plain and distinct (a
+    key given twice keeps its last value at its first place: not the text's order)."""
+    names = keys.split("\n")
+    return len(set(names)) == len(names) and _NOT_PLAIN_KEYS.isdisjoint(names)
+
+
+def _plain(text: str) -> bool:
+    return _WORDS.fullmatch(text) is not None and _BOOL_OR_NULL_VALUE.search(text) is None
+
+
+def plain_reprs(texts: list[str]) -> list[str | None]:
+    """``str(parse_metadata(text))`` of each stored metadata text that is plain (every line
+    a ``key: word`` pair of strings, no key twice, no ``extra`` or ``level``), None for the
+    others (whose level and repr the caller works out the long way).
+
+    The whole batch is turned into reprs with a few string operations on the joined texts
+    instead of a mapping built and printed per case.
+    """
+    if not texts:
+        return []
+    shaped = list(map(_USUAL.fullmatch, texts))
+    usual = complete = all(shaped)
+    if not usual:
+        shaped = list(map(_WORDS.fullmatch, texts))
+        complete = all(shaped)
+    joined = "\x00".join(texts if complete else [  # no plain text holds a NUL
+        text if match is not None else _PLACEHOLDER for text, match in zip(texts, shaped)])
+    plain: list[Any] = shaped
+    if _BOOL_OR_NULL_VALUE.search(joined) is not None:  # rare: find the texts
+        plain = [match is not None and _plain(text) for text, match in zip(texts, shaped)]
+        complete = all(plain)
+    if usual:
+        keys: list[str] = []
+        not_plain: set[str] = set()
+    else:
+        keys = _VALUES.sub("", joined).split("\x00")
+        not_plain = {names for names in set(keys) if not _plain_keys(names)}
+    reprs: list[str | None] = ("{'" + joined[:-1].replace(": ", "': '")  # type: ignore[assignment]
+                               .replace("\n\x00", "'}\x00{'").replace("\n", "', '")
+                               + "'}").split("\x00")
+    if complete and not not_plain:
+        return reprs
+    return [text if ok and names not in not_plain else None
+            for text, ok, names in zip(reprs, plain, keys or repeat(""))]
+
+
+# -- lines written directly --------------------------------------------------------------------
 # One record, every field quoted, when no value needs doubled quotes (checked by
 # counting them): what csv.writer(quoting=QUOTE_ALL) writes for it.
 _LINE = ('"%s","%s","%s","%s","%s","","","%s","%s","%s","/results/testcase/%d","%s","%d","%s",'
          '"%s"\r\n')
 _QUOTES = _LINE.count('"')
-
-
+# The same for a plain case (no level).
+_PLAIN_LINE = ('"%s","%s","%s","%s","%s","","","%s %s+00:00","","%s","/results/testcase/%d",'
+               '"%s","%d","%s","%s"\r\n')
+# The same fields with QUOTE_MINIMAL: none quoted but the metadata, which is quoted (by the
+# caller) when it holds a comma.  Checked by counting the characters that make the writer
+# quote a field (a value with one of them makes its line longer on that count).
+_MINIMAL_LINE = '%s,%s,%s,%s,%s,,,%s %s+00:00,,%s,/results/testcase/%d,%s,%d,%s,%s\r\n'
+_COMMAS = _MINIMAL_LINE.count(",")
 def quoted_line(row: Any, job: str, suite: str) -> str | None:
     """The QUOTE_ALL line of the case ``row`` (CASE_COLUMNS first) written directly, or
     None when the writer must do it (metadata that needs the YAML loader or names a
@@ -80,22 +163,76 @@ def quoted_line(row: Any, job: str, suite: str) -> str | None:
     return line if line.count('"') == _QUOTES else None
 
 
+def plain_lines(rows: list[Any], job: str, names: dict[int, str],
+                quoting: Any = ALL) -> list[str | None]:
+    """Each case row's line (``quoting`` ALL or MINIMAL) when its metadata is plain
+    (:func:`plain_reprs`) and no value needs quoting beyond what the line format does;
+    None for the rows the caller must write otherwise."""
+    reprs = plain_reprs([row[7] or "" for row in rows])
+    lines: list[str | None] = []
+    add = lines.append
+    results = RESULTS
+    minimal = quoting != ALL
+    form = _MINIMAL_LINE if minimal else _PLAIN_LINE
+    quoted: list[str] = []  # the metadata written, with QUOTE_MINIMAL
+    for (case_id, suite_id, _, name, result, value, units, _, start, end, logged), metadata \
+            in zip(rows, reprs):
+        if metadata is None:
+            add(None)
+            if minimal:
+                quoted.append("")
+            continue
+        if minimal:
+            if "," in metadata:
+                metadata = '"%s"' % metadata
+            quoted.append(metadata)
+        date, _, clock = logged.partition("T")  # python_time(logged), inline
+        add(form % (job, names[suite_id], results.get(result, "unknown"),
+                    "None" if value is None else measurement(value), units or "", date,
+                    clock.removesuffix(".000000"), metadata, case_id, name, case_id,
+                    start or "", end or ""))
+    written = [line for line in lines if line is not None]
+    if _as_written("".join(written), len(written), "".join(quoted), minimal):
+        return lines
+    # A value holds a character that needs quoting: find its lines.
+    return [line if line is not None and _as_written(line, 1, text or "", minimal) else None
+            for line, text in zip(lines, quoted if minimal else reprs)]
+
+
+def _as_written(text: str, lines: int, metadata: str, minimal: bool) -> bool:
+    """Whether ``text``, ``lines`` lines made by plain_lines's format, has no character
+    that makes the writer quote (or double) beyond what the format and (with
+    QUOTE_MINIMAL) the lines' quoted ``metadata`` put in.  Every line has at least that
+    count of each, so equal totals mean that no line has more."""
+    if not minimal:
+        return text.count('"') == _QUOTES * lines
+    return (text.count('"') == metadata.count('"') and text.count("\r") == lines
+            and text.count("\n") == lines
+            and text.count(",") == _COMMAS * lines + metadata.count(","))
+
+
 def body(scope: JobScope, window: Window = EVERY, quoting: Any = ALL) -> Body:
     """The export's body: the header row, then the records in batches."""
     def chunks(cursor: Cursor) -> Iterator[bytes]:
         yield rows_text([], quoting, header=True).encode("utf-8")
         names = scope.suite_names
         job = str(scope.job_id)
-        for rows in case_batches(cursor, scope, window):
+        for rows in case_batches(cursor, scope, window, tuples=True):
+            lines = plain_lines(rows, job, names, quoting)
+            if None not in lines:
+                yield "".join(lines).encode("utf-8")  # type: ignore[arg-type]
+                continue
             out = io.StringIO()
             writer = csv.writer(out, quoting=quoting)
-            for row in rows:
-                suite = names[row[1]]
-                line = quoted_line(row, job, suite) if quoting == ALL else None
+            for row, line in zip(rows, lines):
                 if line is None:
-                    writer.writerow(_IN_FIELD_ORDER(record_values(row, scope, suite, job)
-                                                    + _EMPTY))
-                else:
-                    out.write(line)
+                    suite = names[row[1]]
+                    if quoting == ALL:
+                        line = quoted_line(row, job, suite)
+                    if line is None:
+                        writer.writerow(_IN_FIELD_ORDER(record_values(row, scope, suite, job)
+                                                        + _EMPTY))
+                        continue
+                out.write(line)
             yield out.getvalue().encode("utf-8")
     return chunks

@@ -54,6 +54,14 @@ class Tx:
     def all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
+    def tuples(self, sql: str,
+               params: Iterable[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`all`, as plain tuples (quicker to make, for many rows read by
+        position)."""
+        cursor = self.conn.execute(sql, params)
+        cursor.row_factory = None  # type: ignore[assignment]  # read when fetching
+        return cursor.fetchall()
+
     def scalar(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
