@@ -83,20 +83,27 @@ class StoreThread:
             item = self._queue.get()
             if item is _STOP:
                 break
-            d, fn, args, kwargs = item
-            if open_error is not None:
-                self._reactor.callFromThread(d.errback, Failure(open_error))
-                continue
-            tx = Tx(conn, self._clock)
-            try:
-                result = run_in_transaction(tx, fn, *args, **kwargs)
-            except BaseException:
-                self._reactor.callFromThread(d.errback, Failure())
-            else:
-                self._reactor.callFromThread(self._deliver, d, result, tx.events)
+            self._run_one(conn, open_error, *item)
+            # Nothing of the call stays referenced here while the thread waits for the
+            # next one (a 3 MiB result would stay resident until then).
+            del item
         if conn is not None:
             conn.close()
         self._reactor.callFromThread(self._finished)
+
+    def _run_one(self, conn: Any, open_error: BaseException | None, d: Deferred,
+                 fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+                 ) -> None:
+        if open_error is not None:
+            self._reactor.callFromThread(d.errback, Failure(open_error))
+            return
+        tx = Tx(conn, self._clock)
+        try:
+            result = run_in_transaction(tx, fn, *args, **kwargs)
+        except BaseException:
+            self._reactor.callFromThread(d.errback, Failure())
+        else:
+            self._reactor.callFromThread(self._deliver, d, result, tx.events)
 
     def _deliver(self, d: Deferred, result: Any, events: list[Event]) -> None:
         for event in events:

@@ -132,3 +132,33 @@ async def test_stop_finishes_queued_work(tmp_path):
     assert len(committed_tag_names(path)) == 20
     with pytest.raises(RuntimeError):
         thread.run(thd_tag_names)
+
+
+class _Result:
+    """A call's result that can be watched with a weak reference."""
+
+
+@pytest_twisted.ensureDeferred
+async def test_thread_keeps_nothing_of_a_finished_call(store):
+    """Once a call's result is delivered the thread holds no reference to it (nor to its
+    arguments): checked by the next call, on the thread itself."""
+    import gc
+    import weakref
+
+    argument = _Result()
+    watched = {"argument": weakref.ref(argument)}
+
+    def thd_make(tx, arg):
+        result = _Result()
+        watched["result"] = weakref.ref(result)
+        return result
+
+    result = await store.run(thd_make, argument)
+    assert isinstance(result, _Result)
+    del result, argument
+
+    def thd_alive(tx):
+        gc.collect()
+        return sorted(name for name, ref in watched.items() if ref() is not None)
+
+    assert await store.run(thd_alive) == []
