@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import yaml
 
+from lavad.exports.records import printed_metadata
 from lavad.logs import INDEX_FORMAT, job_dir
 from lavad.models import (
     DeviceHealth,
@@ -413,8 +414,9 @@ class Builder:
                 units = r.get("units", "")
             offset = timedelta(milliseconds=250 * (self.case_id - first))
             logged = min(job["end"], (job["start"] or job["submit"]) + offset)
+            metadata = metadata_text(list(r.items()))
             self.cases.append((self.case_id, suites[suite], r["case"], RESULT[r["result"]],
-                               measurement, units, metadata_text(list(r.items())),
+                               measurement, units, metadata, printed_metadata(metadata),
                                start_line, end_line, stored(logged)))
         if log is not None:
             log.add("info", "Job finished")
@@ -533,8 +535,8 @@ class Builder:
                   self.job_failure_tags)
         self.many("INSERT INTO test_suites (id, job_id, name) VALUES (?, ?, ?)", self.suites)
         self.many("INSERT INTO test_cases (id, suite_id, name, result, measurement, units,"
-                  " metadata, start_log_line, end_log_line, logged)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.cases)
+                  " metadata, printed_metadata, start_log_line, end_log_line, logged)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.cases)
         # devices' last health report: their latest health-check job
         self.conn.execute(
             "UPDATE devices SET last_health_report_job = (SELECT max(id) FROM test_jobs j"

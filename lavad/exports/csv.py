@@ -20,6 +20,7 @@ from lavad.exports.document import Body, Cursor
 from lavad.exports.fastyaml import load_metadata
 from lavad.exports.records import (
     EVERY,
+    PRINTED_COLUMNS,
     RECORD_KEYS,
     RESULTS,
     JobScope,
@@ -28,6 +29,7 @@ from lavad.exports.records import (
     measurement,
     python_time,
     record_values,
+    split_printed,
 )
 
 FIELDS = ("job", "suite", "result", "measurement", "unit", "duration", "timeout", "logged",
@@ -133,13 +135,13 @@ def plain_reprs(texts: list[str]) -> list[str | None]:
 _LINE = ('"%s","%s","%s","%s","%s","","","%s","%s","%s","/results/testcase/%d","%s","%d","%s",'
          '"%s"\r\n')
 _QUOTES = _LINE.count('"')
-# The same for a plain case (no level).
-_PLAIN_LINE = ('"%s","%s","%s","%s","%s","","","%s %s+00:00","","%s","/results/testcase/%d",'
+# The same with the level and metadata fields given as text (plain_lines).
+_PLAIN_LINE = ('"%s","%s","%s","%s","%s","","","%s %s+00:00","%s","%s","/results/testcase/%d",'
                '"%s","%d","%s","%s"\r\n')
 # The same fields with QUOTE_MINIMAL: none quoted but the metadata, which is quoted (by the
 # caller) when it holds a comma.  Checked by counting the characters that make the writer
 # quote a field (a value with one of them makes its line longer on that count).
-_MINIMAL_LINE = '%s,%s,%s,%s,%s,,,%s %s+00:00,,%s,/results/testcase/%d,%s,%d,%s,%s\r\n'
+_MINIMAL_LINE = '%s,%s,%s,%s,%s,,,%s %s+00:00,%s,%s,/results/testcase/%d,%s,%d,%s,%s\r\n'
 _COMMAS = _MINIMAL_LINE.count(",")
 def quoted_line(row: Any, job: str, suite: str) -> str | None:
     """The QUOTE_ALL line of the case ``row`` (CASE_COLUMNS first) written directly, or
@@ -163,20 +165,50 @@ def quoted_line(row: Any, job: str, suite: str) -> str | None:
     return line if line.count('"') == _QUOTES else None
 
 
+def printed_fields(rows: list[Any]) -> tuple[list[str] | None, list[str | None]]:
+    """The level and metadata fields of each case row (PRINTED_COLUMNS): from the printed
+    form stored with the case, or for a case stored without one, from its metadata text
+    when that is plain (:func:`plain_reprs`, no level); None where neither gives them.
+    The levels are None when every one is empty (the usual batch)."""
+    printed: list[str | None] = [row[11] for row in rows]
+    if None in printed:
+        if printed.count(None) == len(printed):  # cases stored before printed forms
+            return None, plain_reprs([row[7] or "" for row in rows])
+        missing = [at for at, text in enumerate(printed) if text is None]
+        for at, text in zip(missing, plain_reprs([rows[at][7] or "" for at in missing])):
+            printed[at] = text
+        if "\n" not in "".join([text for text in printed if text is not None]):
+            return None, printed
+    elif "\n" not in "".join(printed):  # type: ignore[arg-type]  # no None
+        return None, printed
+    levels: list[str] = []
+    fields: list[str | None] = []
+    for text in printed:
+        if text is None:
+            levels.append("")
+            fields.append(None)
+        else:
+            level, metadata = split_printed(text)
+            levels.append(level)
+            fields.append(metadata)
+    return levels, fields
+
+
 def plain_lines(rows: list[Any], job: str, names: dict[int, str],
                 quoting: Any = ALL) -> list[str | None]:
-    """Each case row's line (``quoting`` ALL or MINIMAL) when its metadata is plain
-    (:func:`plain_reprs`) and no value needs quoting beyond what the line format does;
-    None for the rows the caller must write otherwise."""
-    reprs = plain_reprs([row[7] or "" for row in rows])
+    """Each case row's (PRINTED_COLUMNS) line, ``quoting`` ALL or MINIMAL, when its level
+    and metadata fields are known (:func:`printed_fields`) and no value needs quoting
+    beyond what the line format does; None for the rows the caller must write otherwise."""
+    levels, reprs = printed_fields(rows)
     lines: list[str | None] = []
     add = lines.append
     results = RESULTS
     minimal = quoting != ALL
     form = _MINIMAL_LINE if minimal else _PLAIN_LINE
     quoted: list[str] = []  # the metadata written, with QUOTE_MINIMAL
-    for (case_id, suite_id, _, name, result, value, units, _, start, end, logged), metadata \
-            in zip(rows, reprs):
+    wrapped = 0  # how many of them are quoted
+    for (case_id, suite_id, _, name, result, value, units, _, start, end, logged, _), level, \
+            metadata in zip(rows, levels or repeat(""), reprs):
         if metadata is None:
             add(None)
             if minimal:
@@ -185,28 +217,44 @@ def plain_lines(rows: list[Any], job: str, names: dict[int, str],
         if minimal:
             if "," in metadata:
                 metadata = '"%s"' % metadata
+                wrapped += 1
             quoted.append(metadata)
         date, _, clock = logged.partition("T")  # python_time(logged), inline
         add(form % (job, names[suite_id], results.get(result, "unknown"),
                     "None" if value is None else measurement(value), units or "", date,
-                    clock.removesuffix(".000000"), metadata, case_id, name, case_id,
+                    clock.removesuffix(".000000"), level, metadata, case_id, name, case_id,
                     start or "", end or ""))
     written = [line for line in lines if line is not None]
-    if _as_written("".join(written), len(written), "".join(quoted), minimal):
+    if _as_written("".join(written), len(written), "".join(quoted), wrapped, minimal):
         return lines
-    # A value holds a character that needs quoting: find its lines.
-    return [line if line is not None and _as_written(line, 1, text or "", minimal) else None
+    # A value holds a character that needs quoting: find its lines (a metadata field
+    # written starts with a quote only when it is quoted: a repr starts with a brace).
+    return [line if line is not None and _as_written(
+                line, 1, text or "", (text or "").startswith('"'), minimal) else None
             for line, text in zip(lines, quoted if minimal else reprs)]
 
 
-def _as_written(text: str, lines: int, metadata: str, minimal: bool) -> bool:
+def _printed_values(row: Any, scope: JobScope, suite: str, job: str) -> tuple[Any, ...]:
+    """:func:`record_values` of a case row (PRINTED_COLUMNS), with the level and metadata
+    as their printed text when the case has a printed form (the row then has no metadata
+    text)."""
+    values = record_values(row, scope, suite, job)
+    if row[11] is None:
+        return values
+    level, metadata = split_printed(row[11])
+    return values[:6] + (level,) + values[7:12] + (metadata,)
+
+
+def _as_written(text: str, lines: int, metadata: str, wrapped: int, minimal: bool) -> bool:
     """Whether ``text``, ``lines`` lines made by plain_lines's format, has no character
     that makes the writer quote (or double) beyond what the format and (with
-    QUOTE_MINIMAL) the lines' quoted ``metadata`` put in.  Every line has at least that
-    count of each, so equal totals mean that no line has more."""
+    QUOTE_MINIMAL) the lines' ``metadata`` fields as written put in: their commas, and
+    the two quotes around each of the ``wrapped`` ones holding a comma (a quote inside a
+    field needs doubling).  Every line has at least that count of each, so equal totals
+    mean that no line has more."""
     if not minimal:
         return text.count('"') == _QUOTES * lines
-    return (text.count('"') == metadata.count('"') and text.count("\r") == lines
+    return (text.count('"') == 2 * wrapped and text.count("\r") == lines
             and text.count("\n") == lines
             and text.count(",") == _COMMAS * lines + metadata.count(","))
 
@@ -217,7 +265,8 @@ def body(scope: JobScope, window: Window = EVERY, quoting: Any = ALL) -> Body:
         yield rows_text([], quoting, header=True).encode("utf-8")
         names = scope.suite_names
         job = str(scope.job_id)
-        for rows in case_batches(cursor, scope, window, tuples=True):
+        for rows in case_batches(cursor, scope, window, tuples=True,
+                                 columns=PRINTED_COLUMNS):
             lines = plain_lines(rows, job, names, quoting)
             if None not in lines:
                 yield "".join(lines).encode("utf-8")  # type: ignore[arg-type]
@@ -227,10 +276,10 @@ def body(scope: JobScope, window: Window = EVERY, quoting: Any = ALL) -> Body:
             for row, line in zip(rows, lines):
                 if line is None:
                     suite = names[row[1]]
-                    if quoting == ALL:
+                    if quoting == ALL and row[11] is None:
                         line = quoted_line(row, job, suite)
                     if line is None:
-                        writer.writerow(_IN_FIELD_ORDER(record_values(row, scope, suite, job)
+                        writer.writerow(_IN_FIELD_ORDER(_printed_values(row, scope, suite, job)
                                                         + _EMPTY))
                         continue
                 out.write(line)

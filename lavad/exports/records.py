@@ -49,6 +49,11 @@ _SUB_ID = re.compile(r"^\d+\.\d+$")
 
 CASE_COLUMNS = ("id, suite_id, test_set_id, name, result, measurement, units, metadata,"
                 " start_log_line, end_log_line, logged")
+#: What the CSV export reads: CASE_COLUMNS' positions, the metadata text only for a case
+#: without a printed form (:func:`printed_metadata`), then the printed form.
+PRINTED_COLUMNS = CASE_COLUMNS.replace(
+    " metadata,", " CASE WHEN printed_metadata IS NULL THEN metadata END,") \
+    + ", printed_metadata"
 
 
 # -- access ---------------------------------------------------------------------------------
@@ -186,10 +191,11 @@ def thd_scope(tx: Tx, job_id: int, data_dir: str | None,
 
 
 def case_batches(cursor: Cursor, scope: JobScope, window: Window = EVERY,
-                 suite_id: int | None = None, tuples: bool = False) -> Iterator[list[Any]]:
+                 suite_id: int | None = None, tuples: bool = False,
+                 columns: str = CASE_COLUMNS) -> Iterator[list[Any]]:
     """The scope's cases ordered by id (only ``suite_id``'s when given), ``BATCH`` rows per
     read, by keyset pagination on the id; plain tuples when ``tuples`` (quicker to make
-    than rows readable by name).
+    than rows readable by name).  ``columns`` start with the id.
 
     One suite reads its index (suite, id); a whole job walks the id range of its
     cases (the ``+`` keeps SQLite from sorting every remaining case of the job in
@@ -206,7 +212,7 @@ def case_batches(cursor: Cursor, scope: JobScope, window: Window = EVERY,
         size = BATCH if remaining is None else min(BATCH, remaining)
         rows = (cursor.tx.tuples if tuples else cursor.tx.all)(
             "SELECT %s FROM test_cases WHERE %s AND id > ? AND id <= ? ORDER BY id"
-            " LIMIT ? OFFSET ?" % (CASE_COLUMNS, where),
+            " LIMIT ? OFFSET ?" % (columns, where),
             (after, scope.max_case_id, size, offset))
         offset = 0
         if not rows:
@@ -265,6 +271,35 @@ def parse_metadata(text: str | None) -> dict[str, Any]:
     except yaml.YAMLError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def printed_metadata(text: str | None) -> str | None:
+    """The CSV export's ``level`` and ``metadata`` fields of a case whose stored metadata
+    is ``text``, to be stored with the case: the repr of the mapping (what csv.writer
+    writes for it), preceded by the level and a newline when the mapping has a ``level``
+    (a mapping's repr never holds a newline, so the last one parts the two).
+
+    None when they can only be worked out at export time: an ``extra`` key (the export
+    reads the file it names) or a level that is neither a string nor an integer.
+    """
+    metadata = parse_metadata(text)
+    if "extra" in metadata:
+        return None
+    printed = str(metadata)
+    if "\n" in printed:  # pragma: no cover - reprs escape their newlines
+        return None
+    if "level" not in metadata:
+        return printed
+    level = metadata["level"]
+    if level.__class__ is not str and level.__class__ is not int:
+        return None
+    return "%s\n%s" % (level, printed)
+
+
+def split_printed(printed: str) -> tuple[str, str]:
+    """A :func:`printed_metadata` form's level field and metadata field."""
+    level, _, metadata = printed.rpartition("\n")
+    return level, metadata
 
 
 def _extra(path: Any, scope: JobScope) -> list[dict[str, Any]] | None:

@@ -252,7 +252,20 @@ def _migration_3(db: Database) -> None:
            "state", "submitter_id")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: Database) -> None:
+    """test_cases.printed_metadata: the CSV export's ``level`` and ``metadata`` fields of
+    the case, written once when the case is stored instead of at every export (see
+    :func:`lavad.exports.records.printed_metadata`).
+
+    Existing cases keep NULL, which the exports read as "work it out from the metadata":
+    filling them would rewrite every case of the database during the upgrade (minutes for
+    a lab with millions of cases) for what is a cache.
+    """
+    db.conn.execute("ALTER TABLE test_cases ADD COLUMN printed_metadata TEXT")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3,
+                                                _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

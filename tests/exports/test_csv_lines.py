@@ -11,7 +11,14 @@ import random
 import yaml
 
 from lavad.exports import csv as csvfmt
-from lavad.exports.records import JobScope, parse_metadata, python_time, record_values
+from lavad.exports.records import (
+    JobScope,
+    parse_metadata,
+    printed_metadata,
+    python_time,
+    record_values,
+    split_printed,
+)
 from lavad.results import yaml_dump
 
 try:
@@ -115,9 +122,19 @@ def _row(rnd: random.Random, case_id: int) -> tuple:
                         "2023-01-23T12:00:00", "odd"]))
 
 
+def _as_read(rnd: random.Random, row: tuple) -> tuple:
+    """The case ``row`` (CASE_COLUMNS) as the CSV export reads it (PRINTED_COLUMNS):
+    mostly with its printed form stored and no text, else with its text and no form."""
+    printed = printed_metadata(row[7])
+    if printed is not None and rnd.random() < 0.6:
+        return row[:7] + (None,) + row[8:] + (printed,)
+    return row + (None,)
+
+
 def test_plain_lines_are_what_the_writer_writes():
-    """plain_lines() of varied case rows in batches, all quoted and minimally quoted,
-    equals csv.writer's line of the record's values for each row it writes."""
+    """plain_lines() of varied case rows in batches (printed forms stored or not), all
+    quoted and minimally quoted, equals csv.writer's line of the record's values (read
+    from the metadata text) for each row it writes."""
     scope = JobScope(7, ((3, "0_smoke"), (4, "a,b")), 1, 10 ** 6, None, 0, None)
     names = scope.suite_names
     rnd = random.Random(23)
@@ -134,8 +151,9 @@ def test_plain_lines_are_what_the_writer_writes():
                 "2023-01-23T12:00:00.250000") for r in rows]
             if rnd.random() < 0.5:
                 rows[rnd.randrange(len(rows))] = _row(rnd, case_id)
+        read = [_as_read(rnd, row) for row in rows]
         for quoting in (csvfmt.ALL, csvfmt.MINIMAL):
-            lines = csvfmt.plain_lines(copy.deepcopy(rows), "7", names, quoting)
+            lines = csvfmt.plain_lines(copy.deepcopy(read), "7", names, quoting)
             assert len(lines) == len(rows)
             for row, line in zip(rows, lines):
                 if line is None:
@@ -147,3 +165,41 @@ def test_plain_lines_are_what_the_writer_writes():
                 assert line == out.getvalue(), row
     assert taken[csvfmt.ALL] > 1000 and taken[csvfmt.MINIMAL] > 500
     assert python_time("odd") == "odd +00:00"
+
+
+def test_printed_form_gives_the_level_and_metadata_fields():
+    """printed_metadata() of varied texts splits back into the CSV's level field (str() of
+    a string or integer level, empty without one) and metadata field (the mapping's repr);
+    None exactly for an extra key or a level of another type."""
+    rnd = random.Random(29)
+    stored = 0
+    texts = _texts(rnd, 3000) + [None, "", yaml_dump({"level": "a\nb", "k": "x\ny"}),
+                                 yaml_dump({"level": 3, "extra": "/x"})]
+    for text in texts:
+        metadata = parse_metadata(text)
+        printed = printed_metadata(text)
+        level = metadata.get("level", "")
+        if "extra" in metadata or level.__class__ not in (str, int):
+            assert printed is None, text
+            continue
+        stored += 1
+        assert split_printed(printed) == (str(level), str(metadata)), text
+    assert stored > 1500
+    assert printed_metadata(None) == "{}"
+    assert split_printed(printed_metadata("level: 2\ncase: x\n")) == ("2", "{'level': 2, 'case': 'x'}")
+
+
+def test_minimal_lines_never_leave_a_quote_in_the_metadata_undoubled():
+    """A stored printed form holding quotes (with and without a comma) among ordinary
+    rows: plain_lines() leaves its line to the writer, in either quoting."""
+    scope = JobScope(7, ((3, "0_smoke"),), 1, 10 ** 6, None, 0, None)
+    ordinary = [(n, 3, None, "ok", 0, None, "", yaml_dump(
+        {"definition": "d", "case": "c%d" % n, "result": "pass"}), 1, 2,
+        "2023-01-23T12:00:00.250000") for n in range(1, 6)]
+    for odd in ({"note": 'say "hi", ok', "case": "x"}, {"note": 'say "hi"'}):
+        rows = ordinary + [(9, 3, None, "odd", 0, None, "", yaml_dump(odd), None, None,
+                            "2023-01-23T12:00:00.250000")]
+        read = [row[:7] + (None,) + row[8:] + (printed_metadata(row[7]),) for row in rows]
+        for quoting in (csvfmt.ALL, csvfmt.MINIMAL):
+            lines = csvfmt.plain_lines(read, "7", scope.suite_names, quoting)
+            assert lines[-1] is None and None not in lines[:-1]

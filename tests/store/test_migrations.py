@@ -254,3 +254,56 @@ def test_migrate_to_an_intermediate_target_stops_there(tmp_path: Any) -> None:
         assert tables(conn) == V1_TABLES | V2_TABLES
     finally:
         conn.close()
+
+
+def test_upgrade_adds_printed_metadata_null_for_old_cases(v1_copy: str) -> None:
+    """Version 4 adds the nullable test_cases.printed_metadata; the upgrade leaves old cases
+    NULL, and their CSV is what the export works out from the metadata text."""
+    from lavad.exports import thd_collect, thd_results_csv
+    from lavad.store.tx import SyncStore
+    from lavad.users import Principal
+
+    admin = Principal(id=99, username="admin", is_active=True, is_superuser=True)
+    store = SyncStore(open_database(v1_copy))
+    try:
+        assert columns(store.conn, "test_cases")["printed_metadata"] == ("TEXT", 0, None)
+        assert dump(store.conn, "test_cases", ["id", "printed_metadata"]) == [(1, None)]
+        text = store.run(lambda tx: thd_collect(tx, thd_results_csv(tx, admin, 1, None)))
+        assert text.decode().splitlines()[1] == (
+            "1,0_smoke,pass,12.5000000000,ms,,,2026-07-01 10:05:00.250000+00:00,,"
+            "{'case': 'boot'},/results/testcase/1,boot,1,,")
+    finally:
+        store.close()
+
+
+def test_upgrade_from_v3_keeps_many_cases_and_is_quick(tmp_path: Any) -> None:
+    """A version-3 database of 20,000 cases reaches the current version in place: every
+    case kept as it was, the new column NULL, no rewrite of the table (well under a
+    second)."""
+    import time
+
+    path = os.path.join(str(tmp_path), "db.sqlite3")
+    conn = open_database(path, target=3)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO users (id, username, password, date_joined)"
+                 " VALUES (1, 'u', 'x', 't')")
+    conn.execute("INSERT INTO test_jobs (id, submitter_id, submit_time, definition, token)"
+                 " VALUES (1, 1, 't', 'job_name: x', 'tok')")
+    conn.execute("INSERT INTO test_suites (id, job_id, name) VALUES (1, 1, 's')")
+    conn.executemany(
+        "INSERT INTO test_cases (suite_id, name, result, units, metadata, logged)"
+        " VALUES (1, ?, 0, '', ?, 't')",
+        (("c%d" % n, "case: c%d\nresult: pass\n" % n) for n in range(20000)))
+    conn.execute("COMMIT")
+    cols = list(columns(conn, "test_cases"))
+    before = dump(conn, "test_cases", cols)
+    started = time.monotonic()
+    assert schema.migrate(conn) == SCHEMA_VERSION
+    assert time.monotonic() - started < 1.0
+    try:
+        assert dump(conn, "test_cases", cols) == before
+        assert conn.execute("SELECT count(*) FROM test_cases WHERE printed_metadata IS NULL"
+                            ).fetchone()[0] == 20000
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
