@@ -168,9 +168,7 @@ def test_plain_lines_are_what_the_writer_writes():
 
 
 def test_printed_form_gives_the_level_and_metadata_fields():
-    """printed_metadata() of varied texts splits back into the CSV's level field (str() of
-    a string or integer level, empty without one) and metadata field (the mapping's repr);
-    None exactly for an extra key or a level of another type."""
+    """printed_metadata() splits into str(level) and the repr; None for extra, odd levels."""
     rnd = random.Random(29)
     stored = 0
     texts = _texts(rnd, 3000) + [None, "", yaml_dump({"level": "a\nb", "k": "x\ny"}),
@@ -186,12 +184,12 @@ def test_printed_form_gives_the_level_and_metadata_fields():
         assert split_printed(printed) == (str(level), str(metadata)), text
     assert stored > 1500
     assert printed_metadata(None) == "{}"
-    assert split_printed(printed_metadata("level: 2\ncase: x\n")) == ("2", "{'level': 2, 'case': 'x'}")
+    assert split_printed(printed_metadata("level: 2\ncase: x\n")) == (
+        "2", "{'level': 2, 'case': 'x'}")
 
 
 def test_minimal_lines_never_leave_a_quote_in_the_metadata_undoubled():
-    """A stored printed form holding quotes (with and without a comma) among ordinary
-    rows: plain_lines() leaves its line to the writer, in either quoting."""
+    """A printed form holding a quote is left to the writer (never an undoubled quote)."""
     scope = JobScope(7, ((3, "0_smoke"),), 1, 10 ** 6, None, 0, None)
     ordinary = [(n, 3, None, "ok", 0, None, "", yaml_dump(
         {"definition": "d", "case": "c%d" % n, "result": "pass"}), 1, 2,

@@ -111,8 +111,7 @@ def _written(store: SyncStore, job: int, data_dir: str, quoting: Any) -> bytes:
 
 
 def test_ingestion_stores_the_printed_form_except_for_extra(lab: Any) -> None:
-    """Every ingested case has its printed form (that of its stored text) but those whose
-    metadata names an extra file, which keep NULL."""
+    """Ingested cases get their text's printed form; extra (and odd levels) keep NULL."""
     store, _, _ = lab
     rows = store.run(lambda tx: [tuple(r) for r in tx.all(
         "SELECT metadata, printed_metadata FROM test_cases")])
@@ -129,9 +128,7 @@ def test_ingestion_stores_the_printed_form_except_for_extra(lab: Any) -> None:
 
 
 def test_csv_exports_are_the_same_with_and_without_printed_forms(lab: Any) -> None:
-    """Every CSV export (REST job and suite, /results job and suite, a window) of ingested
-    jobs is byte-identical with the printed forms stored and with them all NULL, and the
-    job exports equal csv.writer's text of the records."""
+    """Every CSV export of ingested jobs is the same with printed forms and NULL, as written."""
     store, ids, data_dir = lab
     filled = {job: _exports(store, job, data_dir) for job in ids}
     store.run(lambda tx: tx.execute("UPDATE test_cases SET printed_metadata = NULL"))

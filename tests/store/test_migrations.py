@@ -257,8 +257,7 @@ def test_migrate_to_an_intermediate_target_stops_there(tmp_path: Any) -> None:
 
 
 def test_upgrade_adds_printed_metadata_null_for_old_cases(v1_copy: str) -> None:
-    """Version 4 adds the nullable test_cases.printed_metadata; the upgrade leaves old cases
-    NULL, and their CSV is what the export works out from the metadata text."""
+    """Version 4 adds a nullable printed_metadata, NULL for old cases, whose CSV is computed."""
     from lavad.exports import thd_collect, thd_results_csv
     from lavad.store.tx import SyncStore
     from lavad.users import Principal
@@ -277,9 +276,7 @@ def test_upgrade_adds_printed_metadata_null_for_old_cases(v1_copy: str) -> None:
 
 
 def test_upgrade_from_v3_keeps_many_cases_and_is_quick(tmp_path: Any) -> None:
-    """A version-3 database of 20,000 cases reaches the current version in place: every
-    case kept as it was, the new column NULL, no rewrite of the table (well under a
-    second)."""
+    """A 20,000-case version-3 database upgrades in place in under a second, every case kept."""
     import time
 
     path = os.path.join(str(tmp_path), "db.sqlite3")
