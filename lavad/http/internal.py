@@ -12,6 +12,9 @@ Routes (relative to the mount point)::
     GET  jobs/<id>/              what the worker needs to start the job
     POST jobs/<id>/              state=RUNNING | state=FINISHED
     POST jobs/<id>/logs/         lines + index from lava-run
+
+Any other path is 404 ``{"error": "Not found"}``, a known path with another
+method 405 ``{"error": "Method not allowed"}``; HEAD is answered as GET.
 """
 
 from __future__ import annotations
@@ -19,16 +22,13 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from klein import Klein
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
 
 from lavad import workerapi
 from lavad.errors import LavadError
+from lavad.http.asyncresource import AsyncResource
 
 MOUNT_PATH = (b"scheduler", b"internal", b"v1")
 
@@ -57,9 +57,8 @@ def _client_ip(request: IRequest) -> str | None:
 
 
 class InternalApi:
-    """The internal API of one server (a Klein app per instance)."""
+    """The internal API of one server."""
 
-    app = Klein()
     log = Logger()
 
     def __init__(self, lab: Any, files: Any, data_dir: str,
@@ -73,22 +72,62 @@ class InternalApi:
         self.auto_register = auto_register
         self.min_version = min_version
 
+    def resource(self) -> IResource:
+        return AsyncResource(self.handle, (b"application/json",
+                                           b'{"error": "Internal server error"}'))
+
+    # -- routing ----------------------------------------------------------------------
+    async def handle(self, request: IRequest) -> bytes:
+        """Route ``request`` by its path below the mount point and answer it."""
+        try:
+            segments = [part.decode("utf-8") for part in request.postpath]
+        except UnicodeDecodeError:
+            return _json(request, {"error": "Not found"}, 404)
+        method = request.method
+        if method == b"HEAD":
+            method = b"GET"
+        try:
+            return await self._route(request, method, segments)
+        except LavadError as error:
+            return _json(request, {"error": error.message}, error.code)
+        except Exception:  # noqa: BLE001 - a JSON 500, the failure logged
+            self.log.failure("internal API: {method} {uri} failed",
+                             method=request.method, uri=request.uri)
+            return _json(request, {"error": "Internal server error"}, 500)
+
+    async def _route(self, request: IRequest, method: bytes, segments: list[str]) -> bytes:
+        if len(segments) < 2 or segments[-1] != "" or "" in segments[:-1]:
+            return _json(request, {"error": "Not found"}, 404)
+        path = segments[:-1]
+        if path == ["workers"]:
+            if method == b"GET":
+                return await self._ping(request, None)
+            if method == b"POST":
+                return await self._register(request)
+        elif len(path) == 2 and path[0] == "workers":
+            if method == b"GET":
+                return await self._ping(request, path[1])
+            if method == b"POST":
+                return _json(request, {"error": "POST is forbidden for such url"}, 403)
+        elif len(path) == 2 and path[0] == "jobs":
+            if method == b"GET":
+                return await self._job_payload(request, path[1])
+            if method == b"POST":
+                return await self._job_state(request, path[1])
+        elif len(path) == 3 and path[0] == "jobs" and path[2] == "logs":
+            if method == b"POST":
+                return await self._job_logs(request, path[1])
+        else:
+            return _json(request, {"error": "Not found"}, 404)
+        return _json(request, {"error": "Method not allowed"}, 405)
+
     # -- workers ----------------------------------------------------------------------
-    @app.route("/workers/", methods=["GET", "POST"])
-    async def workers(self, request: IRequest) -> bytes:
-        if request.method == b"GET":
-            return await self._ping(request, None)
+    async def _register(self, request: IRequest) -> bytes:
         reply = await self.lab.run(
             workerapi.thd_register_worker, _field(request, "name"),
             _field(request, "username"), _field(request, "password"), _client_ip(request),
             self.allowed_nets, self.auto_register)
         return _json(request, reply)
-
-    @app.route("/workers/<name>/", methods=["GET", "POST"])
-    async def worker(self, request: IRequest, name: str) -> bytes:
-        if request.method == b"POST":
-            return _json(request, {"error": "POST is forbidden for such url"}, 403)
-        return await self._ping(request, name)
 
     async def _ping(self, request: IRequest, name: str | None) -> bytes:
         reply = await self.lab.run(workerapi.thd_ping, name, _token(request),
@@ -98,44 +137,23 @@ class InternalApi:
         return _json(request, reply)
 
     # -- jobs -------------------------------------------------------------------------
-    @app.route("/jobs/<pk>/", methods=["GET", "POST"])
-    async def job(self, request: IRequest, pk: str) -> bytes:
-        if request.method == b"GET":
-            payload = await self.lab.run(workerapi.thd_job_payload, pk, _token(request),
-                                         self.files, self.data_dir)
-            return _json(request, payload)
+    async def _job_payload(self, request: IRequest, pk: str) -> bytes:
+        payload = await self.lab.run(workerapi.thd_job_payload, pk, _token(request),
+                                     self.files, self.data_dir)
+        return _json(request, payload)
+
+    async def _job_state(self, request: IRequest, pk: str) -> bytes:
         form = {key: _field(request, key)
                 for key in ("state", "result", "error_type", "errors", "description")}
         reply = await self.lab.run(workerapi.thd_job_state, pk, _token(request), form,
                                    self.data_dir)
         return _json(request, reply)
 
-    @app.route("/jobs/<pk>/logs/", methods=["POST"])
-    async def job_logs(self, request: IRequest, pk: str) -> bytes:
+    async def _job_logs(self, request: IRequest, pk: str) -> bytes:
         count = await self.lab.run(workerapi.thd_job_logs, pk, _token(request),
                                    _field(request, "lines"), _field(request, "index"),
                                    self.data_dir)
         return _json(request, {"line_count": count})
-
-    # -- errors -----------------------------------------------------------------------
-    @app.handle_errors(LavadError)
-    def domain_error(self, request: IRequest, failure: Failure) -> bytes:
-        error = failure.value
-        return _json(request, {"error": error.message}, error.code)
-
-    @app.handle_errors(NotFound, RequestRedirect)
-    def not_found(self, request: IRequest, failure: Failure) -> bytes:
-        return _json(request, {"error": "Not found"}, 404)
-
-    @app.handle_errors(MethodNotAllowed)
-    def method_not_allowed(self, request: IRequest, failure: Failure) -> bytes:
-        return _json(request, {"error": "Method not allowed"}, 405)
-
-    @app.handle_errors(Exception)
-    def unexpected(self, request: IRequest, failure: Failure) -> bytes:
-        self.log.failure("internal API: {method} {uri} failed", failure,
-                         method=request.method, uri=request.uri)
-        return _json(request, {"error": "Internal server error"}, 500)
 
 
 def internal_resource(lab: Any, files: Any, data_dir: str | None = None,
@@ -151,7 +169,7 @@ def internal_resource(lab: Any, files: Any, data_dir: str | None = None,
     if data_dir is None:
         raise ValueError("internal_resource needs a data directory for the job logs")
     return InternalApi(lab, files, data_dir, allowed_nets, auto_register,
-                       min_version).app.resource()
+                       min_version).resource()
 
 
 def mount_internal(root: Resource, resource: IResource) -> None:

@@ -369,8 +369,20 @@ def test_trailing_slash_is_required_and_methods_are_checked(lavad) -> None:
     assert lavad.request("GET", "nothing/")[0] == 404
 
 
+def test_head_is_answered_as_get_and_other_paths_are_json_404(lavad) -> None:
+    """HEAD of a ping answers GET's status without a body; odd paths are JSON 404s."""
+    response = lavad.client.request(
+        "HEAD", BASE + "workers/%s/?version=2023.01" % WORKER_NAME,
+        headers={"LAVA-Token": [WORKER_TOKEN]}).result
+    assert response.code == 200 and lavad.client.content(response).result == b""
+    for path in ("workers//", "jobs/1/logs/x/", "", "workers/%ff/"):
+        assert lavad.request("GET", path) == (404, {"error": "Not found"}), path
+    assert lavad.request("PUT", "jobs/1/", lavad.token(1)) == \
+        (405, {"error": "Method not allowed"})
+
+
 def test_each_resource_has_its_own_app(tmp_path) -> None:
-    """Two resources answer from their own labs (Klein app per instance)."""
+    """Two resources answer from their own labs (one InternalApi per resource)."""
     first, second = Lavad(tmp_path / "a"), Lavad(tmp_path / "b")
     second.store.conn.execute("UPDATE workers SET token = 'other'")
     assert first.ping()[0] == 200
