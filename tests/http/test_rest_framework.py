@@ -197,7 +197,7 @@ def test_streaming_replies(rest):
     api = RestApi(Lab(rest.store), load_settings({}), routes=(*ROUTES, route),
                   views={**VIEWS, "chunks": chunks})
     root = Resource()
-    root.putChild(b"api", api.app.resource())
+    root.putChild(b"api", api.resource())
     answer = Client(root).get("/api/v0.2/jobs/1/x/")
     assert (answer.code, answer.body) == (200, b"a,b\n1,2\n")
     assert answer.header("Content-Type") == "text/csv"

@@ -1,4 +1,4 @@
-"""The REST dispatcher: one Klein app per API instance, driven by the route table.
+"""The REST dispatcher: one resource per API instance, driven by the route table.
 
 For every request, in DRF's order: match the path (301 to add a missing
 trailing slash, JSON 404 otherwise), negotiate the format (``.json`` suffix,
@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from klein import Klein
-from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
+from twisted.web.resource import IResource
 from twisted.web.server import Request
 
+from lavad.http.asyncresource import AsyncResource
 from lavad.http.rest import wire
 from lavad.http.rest.auth import authenticate
 from lavad.http.rest.routes import ROUTES, Operation, Route
@@ -60,8 +60,12 @@ class RestApi:
         self.mounts = (mount, *also)
         self.table = [wire.compile_route(r) for r in routes]
         self.views = VIEWS if views is None else views
-        self.app = Klein()
-        self.app.route("/", branch=True)(self._dispatch)
+
+    def resource(self) -> IResource:
+        """A resource answering every request below it with :meth:`handle` (mount it at
+        each mount point)."""
+        return AsyncResource(self.handle, (wire.JSON.encode(),
+                                           wire.dumps({"detail": "A server error occurred."})))
 
     @property
     def lab(self) -> Any:
@@ -72,9 +76,6 @@ class RestApi:
     def files(self) -> Any:
         files = self._files
         return files() if callable(files) and not hasattr(files, "render_device") else files
-
-    def _dispatch(self, request: Request) -> Any:
-        return ensureDeferred(self.handle(request))
 
     async def handle(self, request: Request) -> bytes:
         route: Route | None = None
