@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from email.message import EmailMessage
-from email.policy import default as _policy
-from email.utils import formatdate, make_msgid
 import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -122,6 +119,10 @@ def email_body(plan: dict[str, Any], user: dict[str, Any] | None, prefix: str) -
 def email_message(sender: str, to: str, subject: str, body: str) -> bytes:
     """The message as sent: plain text in UTF-8 with ``\\n`` line ends (the SMTP client
     sends them as ``\\r\\n``)."""
+    from email.message import EmailMessage  # the email package's policies: at the first mail
+    from email.policy import default as policy
+    from email.utils import formatdate, make_msgid
+
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -131,7 +132,7 @@ def email_message(sender: str, to: str, subject: str, body: str) -> bytes:
     longest = max((len(line.encode("utf-8")) for line in body.split("\n")), default=0)
     message.set_content(body, subtype="plain", charset="utf-8",
                         cte="8bit" if longest < 990 else "quoted-printable")
-    return message.as_bytes(policy=_policy)
+    return message.as_bytes(policy=policy)
 
 
 # -- IRC -------------------------------------------------------------------------------------------
