@@ -1,1 +1,1 @@
-"""lavad's HTTP side: the root resource, the REST API (Klein) and what it mounts."""
+"""lavad's HTTP side: the root resource, the REST API and what it mounts."""
