@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import yaml
 
 from lavad.exports.records import printed_metadata
+from lavad.exports.yamlfmt import verbatim
 from lavad.logs import INDEX_FORMAT, job_dir
 from lavad.models import (
     DeviceHealth,
@@ -417,7 +418,7 @@ class Builder:
             metadata = metadata_text(list(r.items()))
             self.cases.append((self.case_id, suites[suite], r["case"], RESULT[r["result"]],
                                measurement, units, metadata, printed_metadata(metadata),
-                               start_line, end_line, stored(logged)))
+                               verbatim(metadata), start_line, end_line, stored(logged)))
         if log is not None:
             log.add("info", "Job finished")
             self.logs[job["id"]] = log.write(job_dir(self.data_dir, job["id"]))
@@ -535,8 +536,8 @@ class Builder:
                   self.job_failure_tags)
         self.many("INSERT INTO test_suites (id, job_id, name) VALUES (?, ?, ?)", self.suites)
         self.many("INSERT INTO test_cases (id, suite_id, name, result, measurement, units,"
-                  " metadata, printed_metadata, start_log_line, end_log_line, logged)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.cases)
+                  " metadata, printed_metadata, yaml_verbatim, start_log_line, end_log_line,"
+                  " logged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.cases)
         # devices' last health report: their latest health-check job
         self.conn.execute(
             "UPDATE devices SET last_health_report_job = (SELECT max(id) FROM test_jobs j"

@@ -22,11 +22,11 @@ from typing import Any
 from lavad.errors import NotFound
 from lavad.exports import csv as csvfmt
 from lavad.exports import yamlfmt
-from lavad.exports.fastyaml import dump_values
 from lavad.exports.document import BATCH
 from lavad.exports.records import (
     CASE_COLUMNS,
     RECORD_KEYS,
+    YAML_COLUMNS,
     JobScope,
     record_values,
     thd_results_job,
@@ -54,17 +54,16 @@ def _suite(tx: Tx, job_id: int, name: Any) -> tuple[int, str]:
         raise NotFound("Suite '%s' was not found." % name, model="TestSuite") from None
 
 
-def _record_batches(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
-                    suite: Any, case: Any, limit: Any, offset: Any
-                    ) -> Iterator[list[tuple[Any, ...]]]:
-    """The selected cases' record values (:func:`record_values`), suite by suite, a few
-    hundred at a time: a 10,000-case job is never held whole as Python objects."""
+def _case_rows(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+               suite: Any, case: Any, limit: Any, offset: Any, columns: str = CASE_COLUMNS,
+               tuples: bool = False) -> Iterator[tuple[JobScope, list[Any]]]:
+    """The scope and the selected cases' rows (``columns``), suite by suite, a few hundred
+    at a time: a 10,000-case job is never held whole as Python objects."""
     pk = thd_results_job_id(tx, principal, job_id)
     chosen = _suite(tx, pk, suite) if suite is not None else None
     scope: JobScope = thd_scope(tx, pk, data_dir, chosen)
-    job = str(pk)
-    for suite_id, name in scope.suites:
-        sql = "SELECT %s FROM test_cases WHERE suite_id = ?" % CASE_COLUMNS
+    for suite_id, _ in scope.suites:
+        sql = "SELECT %s FROM test_cases WHERE suite_id = ?" % columns
         params: list[Any] = [suite_id]
         if case is not None:
             sql += " AND name = ?"
@@ -74,11 +73,26 @@ def _record_batches(tx: Tx, principal: Principal, job_id: Any, data_dir: str | N
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), max(0, int(offset or 0))]
         cursor = tx.execute(sql, params)
+        if tuples:
+            cursor.row_factory = None  # type: ignore[assignment]  # read when fetching
         while True:
             rows = cursor.fetchmany(BATCH)
             if not rows:
                 break
-            yield [record_values(row, scope, name, job) for row in rows]
+            yield scope, rows
+
+
+def _record_batches(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+                    suite: Any, case: Any, limit: Any, offset: Any
+                    ) -> Iterator[list[tuple[Any, ...]]]:
+    """The selected cases' record values (:func:`record_values`), suite by suite, a few
+    hundred at a time."""
+    names: dict[int, str] = {}
+    for scope, rows in _case_rows(tx, principal, job_id, data_dir, suite, case, limit,
+                                  offset):
+        names = names or scope.suite_names
+        job = str(scope.job_id)
+        yield [record_values(row, scope, names[row[1]], job) for row in rows]
 
 
 def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
@@ -95,11 +109,16 @@ def thd_records(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
 def thd_records_yaml(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
                      suite: Any = None, case: Any = None, limit: Any = None,
                      offset: Any = None) -> str:
-    """:func:`yaml_text` of :func:`thd_records`, written batch by batch."""
-    pieces = ["".join(dump_values(values) or yamlfmt.dump([dict(zip(RECORD_KEYS, values))])
-                      for values in batch)
-              for batch in _record_batches(tx, principal, job_id, data_dir, suite, case, limit,
-                                           offset)]
+    """:func:`yaml_text` of :func:`thd_records`, written batch by batch
+    (:func:`lavad.exports.yamlfmt.items`)."""
+    pieces: list[str] = []
+    texts: dict[int, str | None] = {}
+    names: dict[int, str] = {}
+    for scope, rows in _case_rows(tx, principal, job_id, data_dir, suite, case, limit,
+                                  offset, YAML_COLUMNS, tuples=True):
+        if not names:
+            names, texts = scope.suite_names, yamlfmt.suite_texts(scope)
+        pieces.append(yamlfmt.items(rows, scope, str(scope.job_id), texts, names))
     return "".join(pieces) if pieces else yamlfmt.dump([])
 
 

@@ -29,6 +29,7 @@ import yaml
 from twisted.logger import Logger
 
 from lavad.exports.records import printed_metadata
+from lavad.exports.yamlfmt import verbatim
 from lavad.logs import JobLog, job_dir
 from lavad.models import TestResult
 from lavad.store.tx import Tx
@@ -282,10 +283,11 @@ def thd_record_result(tx: Tx, job_id: int, msg: Any, directory: str) -> int | No
         return None
     return tx.execute(
         "INSERT INTO test_cases (suite_id, test_set_id, name, result, measurement, units,"
-        " metadata, printed_metadata, start_log_line, end_log_line, logged)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " metadata, printed_metadata, yaml_verbatim, start_log_line, end_log_line, logged)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (suite_id, set_id, name, RESULT_MAP[result], measurement, units, metadata,
-         printed_metadata(metadata), start_line, end_line, tx.now())).lastrowid
+         printed_metadata(metadata), verbatim(metadata), start_line, end_line,
+         tx.now())).lastrowid
 
 
 # -- one upload ------------------------------------------------------------------------------

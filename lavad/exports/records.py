@@ -54,6 +54,9 @@ CASE_COLUMNS = ("id, suite_id, test_set_id, name, result, measurement, units, me
 PRINTED_COLUMNS = CASE_COLUMNS.replace(
     " metadata,", " CASE WHEN printed_metadata IS NULL THEN metadata END,") \
     + ", printed_metadata"
+#: What the YAML exports read: CASE_COLUMNS, then whether the metadata is written as stored
+#: (:func:`lavad.exports.yamlfmt.verbatim`; NULL for cases stored before it was kept).
+YAML_COLUMNS = CASE_COLUMNS + ", yaml_verbatim"
 
 
 # -- access ---------------------------------------------------------------------------------

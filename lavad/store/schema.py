@@ -264,8 +264,20 @@ def _migration_4(db: Database) -> None:
     db.conn.execute("ALTER TABLE test_cases ADD COLUMN printed_metadata TEXT")
 
 
+def _migration_5(db: Database) -> None:
+    """test_cases.yaml_verbatim: 1 when the YAML exports write the case's metadata as its
+    stored text (see :func:`lavad.exports.yamlfmt.verbatim`), decided once when the case
+    is stored instead of by reading and writing the mapping at every export; 0 when they
+    do not.  An integer 0 or 1 takes one byte of the row's header and no payload.
+
+    Existing cases keep NULL, which the exports read as "work it out" (as for migration 4:
+    no rewrite of every case during the upgrade).
+    """
+    db.conn.execute("ALTER TABLE test_cases ADD COLUMN yaml_verbatim INTEGER")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2, _migration_3,
-                                                _migration_4]
+                                                _migration_4, _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -304,3 +304,32 @@ def test_upgrade_from_v3_keeps_many_cases_and_is_quick(tmp_path: Any) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
+
+
+def test_upgrade_from_v4_adds_yaml_verbatim_null_and_keeps_cases(tmp_path: Any) -> None:
+    """Version 5 adds a nullable yaml_verbatim, NULL for every old case, which stays intact."""
+    path = os.path.join(str(tmp_path), "db.sqlite3")
+    conn = open_database(path, target=4)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO users (id, username, password, date_joined)"
+                 " VALUES (1, 'u', 'x', 't')")
+    conn.execute("INSERT INTO test_jobs (id, submitter_id, submit_time, definition, token)"
+                 " VALUES (1, 1, 't', 'job_name: x', 'tok')")
+    conn.execute("INSERT INTO test_suites (id, job_id, name) VALUES (1, 1, 's')")
+    conn.executemany(
+        "INSERT INTO test_cases (suite_id, name, result, units, metadata, printed_metadata,"
+        " logged) VALUES (1, ?, 0, '', ?, ?, 't')",
+        (("c%d" % n, "case: c%d\nresult: pass\n" % n, "{'case': 'c%d'}" % n)
+         for n in range(2000)))
+    conn.execute("COMMIT")
+    cols = list(columns(conn, "test_cases"))
+    before = dump(conn, "test_cases", cols)
+    assert schema.migrate(conn) == SCHEMA_VERSION
+    try:
+        assert columns(conn, "test_cases")["yaml_verbatim"] == ("INTEGER", 0, None)
+        assert dump(conn, "test_cases", cols) == before
+        assert conn.execute("SELECT count(*) FROM test_cases WHERE yaml_verbatim IS NULL"
+                            ).fetchone()[0] == 2000
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
