@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "FILTERSETS",
     "RESOURCES",
+    "CountCache",
     "QueryError",
     "Resource",
     "page_bounds",
@@ -92,6 +93,39 @@ def page_bounds(params: Mapping[str, Any]) -> tuple[int, int]:
     return min(limit, INT64_MAX), min(offset, INT64_MAX)
 
 
+class CountCache:
+    """Counts of list queries, kept while the database does not change.
+
+    Counting every visible job is most of a job list's cost, and the answer is
+    the same until something is written.  A count is reused only while the
+    connection's own row changes (``total_changes``) and the commits of other
+    connections (``PRAGMA data_version``: ``lavad manage``) are those it was
+    counted under, so any write, committed or rolled back, empties the cache.
+    Only for a transaction that has written nothing yet (its uncommitted rows
+    would be counted); used on the store thread only, so it needs no lock.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._stamp: tuple[Any, ...] | None = None
+        self._counts: dict[tuple[str, tuple[Any, ...]], int] = {}
+
+    def count(self, tx: Tx, sql: str, params: list[Any]) -> int:
+        conn = tx.conn
+        stamp = (conn, conn.total_changes,
+                 conn.execute("PRAGMA data_version").fetchone()[0])
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._counts.clear()
+        key = (sql, tuple(params))
+        count = self._counts.get(key)
+        if count is None:
+            if len(self._counts) >= self.size:
+                self._counts.clear()
+            count = self._counts[key] = tx.scalar(sql, params)
+        return count
+
+
 def order_by(resource: Resource, ordering: str | None) -> str:
     """The ORDER BY clause for ``ordering=`` (unknown fields dropped), with a stable tie-break."""
     terms: list[str] = []
@@ -147,19 +181,24 @@ def _where(tx: Tx, resource: Resource, principal: Principal, values: dict[str, s
 
 
 def thd_list(tx: Tx, name: str, principal: Principal, params: Mapping[str, Any],
-             scope: Mapping[str, Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
+             scope: Mapping[str, Any] | None = None,
+             counts: CountCache | None = None) -> tuple[int, list[dict[str, Any]]]:
     """``(count, records)``: one page of resource ``name`` as ``principal`` may see it.
 
     ``params`` are the query parameters (a list value means a repeated
     parameter: the last one wins); ``scope`` narrows a nested route
     (``{"job": 3}``, ``{"job": 3, "suite": 5}``).  Raises QueryError for
     invalid filter values, NotFound/PermissionDenied from a scope's guard.
+    ``counts`` (a :class:`CountCache`) may answer the count when the
+    transaction has written nothing.
     """
     resource = RESOURCES[name]
     values = last_values(params)
     where, where_params = _where(tx, resource, principal, values, scope or {})
-    count = tx.scalar("SELECT count(*) FROM %s WHERE %s"
-                      % (resource.count_source or resource.source, where), where_params)
+    count_sql = "SELECT count(*) FROM %s WHERE %s" % (resource.count_source or resource.source,
+                                                        where)
+    count = (tx.scalar(count_sql, where_params) if counts is None
+             else counts.count(tx, count_sql, where_params))
     limit, offset = page_bounds(values)
     if count == 0 or offset >= count:
         return count, []

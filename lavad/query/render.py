@@ -59,47 +59,88 @@ def decimal_text(value: Any) -> str | None:
         return None
 
 
+def _jsonb_key(key: str) -> tuple[int, str]:
+    # UTF-8 preserves code point order, so comparing the strings compares their bytes.
+    return (len(key) if key.isascii() else len(key.encode()), key)
+
+
 def jsonb_order(value: Any) -> Any:
     """Objects with PostgreSQL jsonb's key order (shorter keys first, then bytewise)."""
     if isinstance(value, dict):
-        return {k: jsonb_order(value[k])
-                for k in sorted(value, key=lambda k: (len(k.encode()), k.encode()))}
+        return {k: jsonb_order(value[k]) for k in sorted(value, key=_jsonb_key)}
     if isinstance(value, list):
         return [jsonb_order(v) for v in value]
     return value
 
 
-def job_metadata(row: Row) -> dict[str, Any]:
+def _flat_jsonb_order(value: dict[str, Any]) -> dict[str, Any]:
+    """:func:`jsonb_order` of an object, quicker when no value is an object or a list
+    (job metadata stores scalars as strings)."""
+    for v in value.values():
+        if isinstance(v, (dict, list)):
+            return jsonb_order(value)
+    keys = list(value)
+    ordered = sorted(keys, key=_jsonb_key)
+    return value if ordered == keys else {k: value[k] for k in ordered}
+
+
+def _metadata_from_text(text: str | None) -> dict[str, Any]:
     try:
-        value = json.loads(row["metadata"] or "{}")
+        value = json.loads(text or "{}")
     except ValueError:
         return {}
-    return jsonb_order(value) if isinstance(value, dict) else {}
+    return _flat_jsonb_order(value) if isinstance(value, dict) else {}
+
+
+def job_metadata(row: Row) -> dict[str, Any]:
+    return _metadata_from_text(row["metadata"])
+
+
+def _displays(enum: Any) -> dict[int, str]:
+    return {member.value: member.display for member in enum}
+
+
+_JOB_STATES = _displays(JobState)
+_JOB_HEALTHS = _displays(JobHealth)
 
 
 def jobs(tx: Tx, rows: list[Row], principal: Principal) -> list[dict[str, Any]]:
+    if not rows:
+        return []
     ids = [r["id"] for r in rows]
     groups = many(tx, "test_job_viewing_groups", "job_id", "group_id", ids)
     tags = many(tx, "test_job_tags", "job_id", "tag_id", ids)
     failure_tags = many(tx, "test_job_failure_tags", "job_id", "tag_id", ids)
     with_token = principal.is_authenticated and principal.is_superuser
+    # Columns by position (looking a name up in a row compares it with every column's).
+    at = {name: i for i, name in enumerate(rows[0].keys())}
+    (i_id, i_submitter, i_description, i_health_check, i_type, i_device, i_submit,
+     i_start, i_end, i_state, i_health, i_priority, i_definition, i_metadata, i_original,
+     i_multinode, i_comment, i_token) = (
+        at[name] for name in (
+            "id", "submitter", "description", "health_check", "requested_device_type",
+            "actual_device", "submit_time", "start_time", "end_time", "state", "health",
+            "priority", "definition", "metadata", "original_definition",
+            "multinode_definition", "failure_comment", "token"))
+    rest = dates.rest
     out = []
-    for r in rows:
-        jid = r["id"]
+    for row in rows:
+        r = tuple(row)
+        jid = r[i_id]
         d = {
-            "id": jid, "submitter": r["submitter"], "viewing_groups": groups.get(jid, []),
-            "description": r["description"], "health_check": bool(r["health_check"]),
-            "requested_device_type": r["requested_device_type"], "tags": tags.get(jid, []),
-            "actual_device": r["actual_device"], "submit_time": dates.rest(r["submit_time"]),
-            "start_time": dates.rest(r["start_time"]), "end_time": dates.rest(r["end_time"]),
-            "state": JobState(r["state"]).display, "health": JobHealth(r["health"]).display,
-            "priority": r["priority"], "definition": r["definition"],
-            "metadata": job_metadata(r), "original_definition": r["original_definition"],
-            "multinode_definition": r["multinode_definition"],
-            "failure_tags": failure_tags.get(jid, []), "failure_comment": r["failure_comment"],
+            "id": jid, "submitter": r[i_submitter], "viewing_groups": groups.get(jid, []),
+            "description": r[i_description], "health_check": bool(r[i_health_check]),
+            "requested_device_type": r[i_type], "tags": tags.get(jid, []),
+            "actual_device": r[i_device], "submit_time": rest(r[i_submit]),
+            "start_time": rest(r[i_start]), "end_time": rest(r[i_end]),
+            "state": _JOB_STATES[r[i_state]], "health": _JOB_HEALTHS[r[i_health]],
+            "priority": r[i_priority], "definition": r[i_definition],
+            "metadata": _metadata_from_text(r[i_metadata]),
+            "original_definition": r[i_original], "multinode_definition": r[i_multinode],
+            "failure_tags": failure_tags.get(jid, []), "failure_comment": r[i_comment],
         }
         if with_token:
-            d["token"] = r["token"]
+            d["token"] = r[i_token]
         out.append(d)
     return out
 

@@ -23,6 +23,7 @@ from lavad.http.rest.auth import authenticate
 from lavad.http.rest.routes import ROUTES, Operation, Route
 from lavad.http.rest.views import VIEWS, Call, View
 from lavad.http.rest.wire import FORMATS, HttpError, Reply, detail
+from lavad.query import CountCache
 from lavad.query.filters import INT64_MAX
 from lavad.users import Principal
 
@@ -60,6 +61,7 @@ class RestApi:
         self.mounts = (mount, *also)
         self.table = [wire.compile_route(r) for r in routes]
         self.views = VIEWS if views is None else views
+        self.counts = CountCache()
 
     def resource(self) -> IResource:
         """A resource answering every request below it with :meth:`handle` (mount it at
@@ -151,7 +153,7 @@ class RestApi:
                     lab=self.lab, settings=self.settings, url=_absolute(request, request.uri),
                     api_root=_absolute(request, (mount + route.version + "/").encode()),
                     body=_body_reader(request, route.consumes), files=self.files,
-                    request=request)
+                    request=request, counts=self.counts)
         return await self.views[operation.view](call)
 
     # -- the answer --------------------------------------------------------------------------

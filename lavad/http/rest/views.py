@@ -37,6 +37,7 @@ class Call:
     body: Callable[[], Any]              # the parsed request body
     files: Any = None                    # lavad.files.LabFiles, when the server has one
     request: Any = None                  # the twisted.web request (streaming views write to it)
+    counts: query.CountCache | None = None  # list counts, reused while nothing is written
 
     def param(self, name: str) -> str | None:
         values = self.params.get(name)
@@ -79,7 +80,7 @@ async def list_view(call: Call) -> Reply:
     route = call.route
     assert route.resource is not None
     count, records = await call.lab.run(query.thd_list, route.resource, call.principal,
-                                        call.params, call.scope)
+                                        call.params, call.scope, call.counts)
     limit, offset = query.page_bounds(call.params)
     return Reply(data=paginated(call.url, count, limit, offset,
                                 [call.absolute(r) for r in records]))
