@@ -95,9 +95,33 @@ def decode_call(body: bytes) -> tuple[str, tuple[Any, ...]]:
     return name, params
 
 
+#: xmlrpc.client.dumps((text,), methodresponse=True) of a string, around the escaped text.
+_STRING_HEAD = ("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"
+                "<value><string>")
+_STRING_TAIL = "</string></value>\n</param>\n</params>\n</methodResponse>\n"
+
+
+def escape(text: str) -> str:
+    """``xmlrpc.client.escape(text)``: each replace only for a character the text has
+    (looking for one is ~30 times quicker than a replace that finds none, which for the
+    3 MB results YAML of a 10,000-case job is ~1 ms)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
 def encode_response(value: Any) -> bytes:
     """The ``methodResponse`` for a value or a Fault; a value that cannot be sent
-    (an int beyond i4...) becomes fault -32603."""
+    (an int beyond i4...) becomes fault -32603.
+
+    A string (the results methods' whole YAML or CSV texts) is written directly, as
+    xmlrpc.client.dumps writes it, without its list of pieces and their join."""
+    if value.__class__ is str:
+        return "".join((_STRING_HEAD, escape(value), _STRING_TAIL)).encode("utf-8")
     try:
         if isinstance(value, Fault):
             text = xmlrpc.client.dumps(value, methodresponse=True, allow_none=True)
