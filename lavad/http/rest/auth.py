@@ -7,7 +7,7 @@ callers are allowed, with DRF's messages (spec 1.6).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lavad import users
@@ -43,16 +43,31 @@ def token_from_header(header: bytes | None) -> str | None:
 thd_token_principal = users.thd_token_principal
 
 
-async def authenticate(lab: Any, header: bytes | None) -> Principal:
-    secret = token_from_header(header)
-    if secret is None:
-        return ANONYMOUS
-    found = await lab.run(thd_token_principal, secret)
+def principal_or_refusal(found: Principal | str) -> Principal:
+    """What :func:`thd_token_principal` found, or the 403 DRF answers for it."""
     if found == "inactive":
         raise detail(403, INACTIVE)
     if not isinstance(found, Principal):
         raise detail(403, INVALID)
     return found
+
+
+async def authenticate(lab: Any, header: bytes | None) -> Principal:
+    secret = token_from_header(header)
+    if secret is None:
+        return ANONYMOUS
+    return principal_or_refusal(await lab.run(thd_token_principal, secret))
+
+
+def thd_as_token(tx: Tx, secret: str, fn: Callable[..., Any],
+                 *args: Any) -> tuple[Principal | str, Any]:
+    """``(principal, fn(tx, principal, *args))`` for the owner of token ``secret``, in one
+    transaction (a read then needs one store call, not two); ``(refusal, None)``
+    without calling ``fn`` when the token does not authenticate."""
+    found = thd_token_principal(tx, secret)
+    if not isinstance(found, Principal):
+        return found, None
+    return found, fn(tx, found, *args)
 
 
 def thd_obtain_token(tx: Tx, username: str, password: str) -> str | None:

@@ -15,7 +15,13 @@ from typing import Any
 import yaml
 
 from lavad import LAVA_VERSION, devices, query
-from lavad.http.rest.auth import BAD_LOGIN, credentials, thd_obtain_token
+from lavad.http.rest.auth import (
+    BAD_LOGIN,
+    credentials,
+    principal_or_refusal,
+    thd_as_token,
+    thd_obtain_token,
+)
 from lavad.http.rest.routes import ROOT_ENTRIES, Route
 from lavad.http.rest.wire import HttpError, Reply, detail, paginated
 from lavad.store.tx import Tx
@@ -38,6 +44,9 @@ class Call:
     files: Any = None                    # lavad.files.LabFiles, when the server has one
     request: Any = None                  # the twisted.web request (streaming views write to it)
     counts: query.CountCache | None = None  # list counts, reused while nothing is written
+    # A token not checked yet (the views of TOKEN_IN_CALL): ``run_as`` checks it in the
+    # view's own store call and sets ``principal``.
+    secret: str | None = None
 
     def param(self, name: str) -> str | None:
         values = self.params.get(name)
@@ -54,6 +63,28 @@ class Call:
 
 
 View = Callable[[Call], Awaitable[Reply]]
+
+
+async def run_as(call: Call, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(tx, principal, *args)`` on the store thread as the caller; a token the
+    dispatcher left unchecked is checked first, in the same store call."""
+    if call.secret is None:
+        return await call.lab.run(fn, call.principal, *args)
+    found, result = await call.lab.run(thd_as_token, call.secret, fn, *args)
+    call.principal = principal_or_refusal(found)
+    call.secret = None
+    return result
+
+
+def _thd_list(tx: Tx, principal: Principal, name: str, params: Mapping[str, Any],
+              scope: Mapping[str, Any], counts: query.CountCache | None
+              ) -> tuple[int, list[dict[str, Any]]]:
+    return query.thd_list(tx, name, principal, params, scope, counts)
+
+
+def _thd_get(tx: Tx, principal: Principal, name: str, key: Any, params: Mapping[str, Any],
+             scope: Mapping[str, Any]) -> dict[str, Any]:
+    return query.thd_get(tx, name, principal, key, params, scope)
 
 
 async def root(call: Call) -> Reply:
@@ -79,8 +110,8 @@ async def token(call: Call) -> Reply:
 async def list_view(call: Call) -> Reply:
     route = call.route
     assert route.resource is not None
-    count, records = await call.lab.run(query.thd_list, route.resource, call.principal,
-                                        call.params, call.scope, call.counts)
+    count, records = await run_as(call, _thd_list, route.resource, call.params, call.scope,
+                                  call.counts)
     limit, offset = query.page_bounds(call.params)
     return Reply(data=paginated(call.url, count, limit, offset,
                                 [call.absolute(r) for r in records]))
@@ -89,8 +120,8 @@ async def list_view(call: Call) -> Reply:
 async def _record(call: Call) -> dict[str, Any]:
     route = call.route
     assert route.resource is not None and route.key is not None
-    return await call.lab.run(query.thd_get, route.resource, call.principal,
-                              call.args[route.key], call.params, call.scope)
+    return await run_as(call, _thd_get, route.resource, call.args[route.key], call.params,
+                        call.scope)
 
 
 async def detail_view(call: Call) -> Reply:
@@ -184,6 +215,9 @@ async def master_config(call: Call) -> Reply:
         "LOG_SIZE_LIMIT": _number(settings.log_size_limit),
     })
 
+
+# The views whose only store call is ``run_as``: a token is checked in that call.
+TOKEN_IN_CALL = frozenset({"list", "detail", "job_metadata"})
 
 VIEWS: dict[str, View] = {
     "root": root, "empty_root": empty_root, "token": token, "list": list_view,
