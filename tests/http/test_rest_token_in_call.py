@@ -83,3 +83,34 @@ def test_other_reads_check_the_token_first(rest, calls):
     answer = rest.get("/api/v0.2/jobs/1/junit/", "user1")
     assert answer.code == 200, answer.body
     assert calls[0] == "thd_token_principal"
+
+
+def test_client_gone_is_not_logged():
+    """A read cancelled because its client went away logs no failure and answers nothing."""
+    from twisted.internet.defer import CancelledError, Deferred
+    from twisted.logger import Logger
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from lavad.config import Settings
+    from lavad.http.rest.app import RestApi
+
+    pending: list[Deferred] = []
+
+    class Lab:
+        def run(self, fn, *args, **kwargs):
+            pending.append(Deferred())
+            return pending[-1]
+
+    api = RestApi(Lab(), Settings())
+    logged: list[dict] = []
+    api.log = Logger(observer=logged.append)
+    request = DummyRequest([b"api", b"v0.2", b"jobs", b""])
+    request.uri = b"/api/v0.2/jobs/"
+    request.isSecure = lambda: False
+    answer = Deferred.fromCoroutine(api.handle(request))
+    failures: list = []
+    answer.addErrback(failures.append)
+    answer.cancel()
+    assert pending and failures and failures[0].check(CancelledError)
+    assert logged == []
+    assert request.written == []

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from twisted.internet.defer import CancelledError
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 from twisted.web.server import Request
@@ -85,6 +86,8 @@ class RestApi:
         route: Route | None = None
         try:
             route, reply = await self._handle(request)
+        except CancelledError:
+            raise  # the client went away: nothing to answer, nothing to log
         except HttpError as exc:
             reply = Reply(exc.status, exc.data, headers=exc.headers)
         except Exception as exc:  # noqa: BLE001 - the answer is a JSON 500, the failure logged
