@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - json alone gives the same bytes, slower
+    orjson = None  # type: ignore[assignment]
+
 from lavad.errors import (
     Invalid,
     LavadError,
@@ -67,8 +72,49 @@ def detail(status: int, message: str) -> HttpError:
     return HttpError(status, {"detail": message})
 
 
+_PLAIN = frozenset((str, int, bool, type(None)))
+_NESTED = frozenset((dict, list, tuple))
+
+
+def _orjson_writes_as_json(value: Any) -> bool:
+    """Whether orjson writes ``value`` byte for byte as :func:`json.dumps` does: nested
+    dicts, lists and tuples of strings, integers, booleans and None.  Floats are not
+    (orjson writes ``1e16`` and NaN as ``null`` where json writes ``1e+16`` and
+    refuses NaN); other types go to json, which knows what to do with them (or not)."""
+    pending = [value]
+    pop, push = pending.pop, pending.extend
+    plain, nested = _PLAIN, _NESTED
+    while pending:
+        item = pop()
+        kind = type(item)
+        if kind in plain:
+            continue
+        if kind is dict:
+            push(item.values())
+        elif kind in nested:
+            push(item)
+        else:
+            return False
+    return True
+
+
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, non-ASCII kept, U+2028/U+2029 escaped (as DRF renders)."""
+    """Compact UTF-8 JSON, non-ASCII kept, U+2028/U+2029 escaped (as DRF renders).
+
+    A response of plain values (every list page) is written by orjson, ~10x quicker
+    than json for a page of jobs; anything else, and anything orjson refuses (integers
+    beyond 64 bits, keys that are not strings, lone surrogates), by json.
+    """
+    if orjson is not None and _orjson_writes_as_json(value):
+        try:
+            data = orjson.dumps(value)
+        except TypeError:  # orjson.JSONEncodeError is one
+            pass
+        else:
+            if b"\xe2\x80" in data:
+                data = data.replace("\u2028".encode(), b"\\u2028").replace(
+                    "\u2029".encode(), b"\\u2029")
+            return data
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode("utf-8")
 
