@@ -13,6 +13,7 @@ from twisted.application.service import MultiService, Service
 from twisted.python import usage
 
 from lavad.config import ConfigError, Settings, load_settings
+from lavad.malloc import fix_mmap_threshold
 from lavad.service import LavadService
 
 #: How a ``twistd lavad`` whose start-up failed ends.  twistd has no way for a
@@ -76,6 +77,7 @@ class _ExitStatus(Service):
 def makeService(options: Options) -> MultiService:
     from twisted.internet import reactor
 
+    fix_mmap_threshold()  # process-wide, so here: see lavad.malloc
     service = LavadService(options.settings, reactor)
     _ExitStatus(service, reactor).setServiceParent(service)
     return service

@@ -4,9 +4,10 @@ An export is a plain Python generator of ``bytes`` that reads the store
 through a :class:`Cursor`.  Each call of :meth:`Document.thd_next` (one
 store-thread transaction) advances the generator to its next ``yield``, with
 ``cursor.tx`` set to that call's transaction.  A body generator therefore
-yields at least once per batch it reads (keyset pagination, ``BATCH`` rows),
-so every store-thread call does a bounded amount of work and the HTTP side
-can pull the next piece only once the previous one has been written.
+yields at least once per batch it reads (keyset pagination, ``BATCH`` rows);
+each call runs it until about ``PIECE`` bytes are ready, so every store-thread
+call does a bounded amount of work and the HTTP side can pull the next piece
+only once the previous one has been written.
 
 :func:`thd_collect` runs a document to the end inside one transaction, for
 callers that need the whole text (XML-RPC's ``results.*``).
@@ -61,26 +62,39 @@ class Document:
     _done: bool = field(default=False, repr=False)
 
     def thd_next(self, tx: Tx) -> bytes | None:
-        """The next piece (possibly empty), or None once the document is complete."""
+        """The next piece (possibly empty), or None once the document is complete.
+
+        One call runs the body until about :data:`PIECE` bytes are ready (or it ends):
+        several small batches per store call and per write, while each batch's rows
+        are freed before the next is read.
+        """
         if self._done:
             return None
         if self._running is None:
             self._running = self.body(self._cursor)
         self._cursor._tx = tx
+        pieces: list[bytes] = []
+        size = 0
         try:
-            piece = next(self._running)
-        except StopIteration:
-            self._done = True
-            self._running = None
-            return None
+            while size < PIECE:
+                try:
+                    piece = next(self._running)
+                except StopIteration:
+                    self._done = True
+                    self._running = None
+                    break
+                pieces.append(piece)
+                size += len(piece)
         except BaseException:
             self._done = True
             self._running = None
             raise
         finally:
             self._cursor._tx = None
+        if not pieces:
+            return None
         self.chunks += 1
-        return piece
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def thd_close(self, tx: Tx) -> None:
         """Stop early (the client went away): close the body on the store thread, after

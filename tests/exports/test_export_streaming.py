@@ -15,7 +15,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import globalLogPublisher
 
 from lavad.exports import document, junit, records
-from lavad.exports.document import Cursor, Document, thd_collect
+from lavad.exports.document import PIECE, Cursor, Document, thd_collect
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,20 +42,31 @@ async def test_batch_boundaries_do_not_change_the_documents(server, small_batche
 
 
 def test_document_pieces_are_bounded():
-    """A body is advanced one piece per store-thread call, with that call's transaction."""
+    """A store-thread call runs the body, with that call's transaction, until about PIECE
+    bytes are ready: small pieces are joined, big ones come one or two per call."""
     seen = []
+    half = b"x" * (PIECE // 2)
 
     def body(cursor: Cursor):
-        for n in range(3):
+        for n in range(5):
             seen.append(cursor.tx)
-            yield b"%d" % n
+            yield b"%d" % n + half
 
     doc = Document("text/plain", None, body)
-    assert [doc.thd_next("tx1"), doc.thd_next("tx2"), doc.thd_next("tx3")] == [b"0", b"1", b"2"]
-    assert seen == ["tx1", "tx2", "tx3"]
+    pieces = [doc.thd_next("tx1"), doc.thd_next("tx2"), doc.thd_next("tx3")]
+    assert [len(p) for p in pieces] == [2 * (len(half) + 1), 2 * (len(half) + 1),
+                                        len(half) + 1]
+    assert pieces[0].startswith(b"0") and pieces[2].startswith(b"4")
+    assert seen == ["tx1", "tx1", "tx2", "tx2", "tx3"]
     assert doc.thd_next("tx4") is None and doc.thd_next("tx5") is None
-    doc = Document("text/plain", None, body)
-    assert thd_collect("tx", doc) == b"012"
+
+    def small(cursor: Cursor):
+        for n in range(3):
+            yield b"%d" % n
+
+    doc = Document("text/plain", None, small)
+    assert doc.thd_next("tx") == b"012" and doc.thd_next("tx") is None
+    assert thd_collect("tx", Document("text/plain", None, small)) == b"012"
 
 
 @pytest_twisted.ensureDeferred
