@@ -1,7 +1,7 @@
 """The root resource: a plain ``Resource`` that mounts the REST API under ``/api/``
 (and ``/restapi/``).
 
-The API is a Klein app built per instance (no module-level routing state), so
+The API is an object built per instance (no module-level routing state), so
 each server, and each test, has its own.  The REST API lives in
 ``lavad/http/rest/``; this module only wires it to the root.
 """
