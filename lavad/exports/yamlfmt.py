@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from lavad.exports.document import Body, Cursor
-from lavad.exports.fastyaml import dump_record, dump_values, scalar
+from lavad.exports.fastyaml import _NOT_STR, _WORD, dump_record, dump_values, scalar
 from lavad.exports.records import (
     EVERY,
     RECORD_KEYS,
@@ -64,10 +64,7 @@ _LEVEL = re.compile(r"^level: (.*)$", re.MULTILINE)
 # no value holds one): plain-word names (the booleans and nulls are looked for apart),
 # stored times, stored measurements.
 _NAMES = re.compile(r"(?:[A-Za-z][A-Za-z0-9_./+-]*\n)+")
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_./+-]*\Z")
-_NOT_STR = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE",
-                      "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
-                      "null", "Null", "NULL"))
+_NAME = _WORD  # a plain word (fastyaml's); _NOT_STR: the words YAML reads as others
 _TIMES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\n)+")
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\Z")
 _MEASURES = re.compile(r"(?:-?[0-9]+\.[0-9]{10}\n)+")
@@ -157,20 +154,10 @@ def plain_items(rows: list[Any], job: str, suites: dict[int, str | None]
                         or (value.__class__ is str and _MEASURE.match(value))):
             add(None)
             continue
-        if start:
-            if start.__class__ is not int or start < 0:
-                add(None)
-                continue
-            first = "'%d'" % start
-        else:
-            first = "''"
-        if end:
-            if end.__class__ is not int or end < 0:
-                add(None)
-                continue
-            last = "'%d'" % end
-        else:
-            last = "''"
+        first, last = _line_text(start), _line_text(end)
+        if first is None or last is None:
+            add(None)
+            continue
         if "level: " in text:
             level = _LEVEL.search(text)
             level_text = level.group(1) if level else "''"
@@ -182,6 +169,16 @@ def plain_items(rows: list[Any], job: str, suites: dict[int, str | None]
                     case_id, case_id, date, clock.removesuffix(".000000"), first, last,
                     text[:-1].replace("\n", "\n    ")))  # indented(text), inline
     return items
+
+
+def _line_text(line: Any) -> str | None:
+    """A log line number as a record writes it (``''`` for none); None when it is not
+    a natural number (the record goes the general way)."""
+    if not line:
+        return "''"
+    if line.__class__ is not int or line < 0:
+        return None
+    return "'%d'" % line
 
 
 def suite_texts(scope: JobScope) -> dict[int, str | None]:

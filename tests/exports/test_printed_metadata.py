@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv as stdcsv
 import io
-import os
 from typing import Any
 
 import pytest
-from replay_worker import batches, lines_field
+from ingested import ingested_lab
 
-from lavad import jobs, results, users
 from lavad.exports import csv as csvfmt
 from lavad.exports import (
     thd_collect,
@@ -27,7 +25,6 @@ from lavad.exports.records import (
     record_values,
     thd_scope,
 )
-from lavad.store.schema import open_database
 from lavad.store.tx import SyncStore
 from lavad.users import Principal
 
@@ -54,27 +51,9 @@ ODD = [
 ]
 
 
-def _record(msg: dict[str, Any]) -> str:
-    return "- " + results.dump_record({"dt": "2026-11-28T00:33:02.7", "lvl": "results",
-                                       "msg": msg}) + "\n"
-
-
 @pytest.fixture
 def lab(tmp_path: Any) -> Any:
-    data_dir = str(tmp_path / "data")
-    os.makedirs(data_dir)
-    store = SyncStore(open_database(os.path.join(data_dir, "lavad.sqlite3")))
-    uid = store.run(users.thd_add_user, "alice")["id"]
-    ids = []
-    for stream in (1, 3):  # the recorded ssh and qemu jobs, as uploaded
-        job = store.run(jobs.thd_insert_job, uid, "job_name: x\n")
-        for index, lines in batches(stream):
-            store.run(results.thd_ingest_log, job, lines_field(lines), index, data_dir)
-        ids.append(job)
-    count = int(store.run(lambda tx: tx.scalar("SELECT log_lines FROM test_jobs WHERE id = ?",
-                                               (ids[-1],))))
-    store.run(results.thd_ingest_log, ids[-1], lines_field([_record(m) for m in ODD]), count,
-              data_dir)
+    store, ids, data_dir = ingested_lab(tmp_path, ODD)
     yield store, ids, data_dir
     store.close()
 

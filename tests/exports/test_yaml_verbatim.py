@@ -3,14 +3,13 @@ metadata text as it is, and the YAML exports the same (and PyYAML's) with it or 
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import pytest
-from replay_worker import batches, lines_field
+from ingested import ingested_lab
 
-from lavad import jobs, resultqueries, results, users
+from lavad import resultqueries
 from lavad.exports import (
     thd_collect,
     thd_job_yaml,
@@ -28,7 +27,6 @@ from lavad.exports.records import (
     thd_scope,
 )
 from lavad.results import yaml_dump
-from lavad.store.schema import open_database
 from lavad.store.tx import SyncStore
 from lavad.users import Principal
 
@@ -68,27 +66,9 @@ ODD = [
 ]
 
 
-def _record(msg: dict[str, Any]) -> str:
-    return "- " + results.dump_record({"dt": "2026-11-28T00:33:02.7", "lvl": "results",
-                                       "msg": msg}) + "\n"
-
-
 @pytest.fixture
 def lab(tmp_path: Any) -> Any:
-    data_dir = str(tmp_path / "data")
-    os.makedirs(data_dir)
-    store = SyncStore(open_database(os.path.join(data_dir, "lavad.sqlite3")))
-    uid = store.run(users.thd_add_user, "alice")["id"]
-    ids = []
-    for stream in (1, 3):  # the recorded ssh and qemu jobs, as uploaded
-        job = store.run(jobs.thd_insert_job, uid, "job_name: x\n")
-        for index, lines in batches(stream):
-            store.run(results.thd_ingest_log, job, lines_field(lines), index, data_dir)
-        ids.append(job)
-    count = int(store.run(lambda tx: tx.scalar("SELECT log_lines FROM test_jobs WHERE id = ?",
-                                               (ids[-1],))))
-    store.run(results.thd_ingest_log, ids[-1], lines_field([_record(m) for m in ODD]), count,
-              data_dir)
+    store, ids, data_dir = ingested_lab(tmp_path, ODD)
     yield store, ids, data_dir
     store.close()
 

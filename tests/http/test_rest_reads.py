@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -326,9 +325,7 @@ def test_jobs_list_is_constant_queries(rest):
         for query in ("", "?limit=500", "?requested_device_type__name=public_device_type1",
                       "?tags__name=tag1&ordering=-submit_time&offset=4000"):
             statements.clear()
-            started = time.perf_counter()
             answer = rest.get("/api/v0.2/jobs/" + query)
-            elapsed = time.perf_counter() - started
             assert answer.json["count"] == 5001
             # BEGIN, data_version (the count cache's check), page, viewing groups, tags,
             # failure tags, COMMIT; and the count, unless the cache has it (?limit=500
@@ -336,6 +333,5 @@ def test_jobs_list_is_constant_queries(rest):
             counts = [s for s in statements if s.startswith("SELECT count(*)")]
             assert len(statements) - len(counts) == 7, statements
             assert len(counts) == (0 if query == "?limit=500" else 1), statements
-            assert elapsed < 2.0
     finally:
         conn.set_trace_callback(None)
