@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jobdefs import qemu_job
 
 from lavad import devices, jobs, submission, users
 from lavad.errors import NotAuthenticated, NotFound
@@ -16,25 +17,7 @@ from lavad.submission import SubmissionError
 
 FIXTURE_JOBS = Path("/work/shared/fixtures/worker/jobs")
 
-BASE = """\
-device_type: qemu
-job_name: smoke
-timeouts:
-  job:
-    minutes: 10
-priority: medium
-visibility: public
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel:
-        url: http://example.com/vmlinuz
-- boot:
-    method: qemu
-    media: tmpfs
-    prompts: ['# ']
-"""
+BASE = qemu_job()
 
 
 def definition(**changes: Any) -> str:

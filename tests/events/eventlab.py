@@ -25,6 +25,7 @@ from typing import Any
 
 import zmq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from jobdefs import qemu_job
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint
@@ -41,25 +42,7 @@ PROBE_WORKER = "probe-worker"
 FIXTURE_LOG = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "worker",
                            "streams", "job-1-ssh-pass", "output.yaml")
 
-JOB = """\
-device_type: qemu
-job_name: live events
-timeouts:
-  job:
-    minutes: 10
-priority: medium
-visibility: public
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel:
-        url: http://example.com/vmlinuz
-- boot:
-    method: qemu
-    media: tmpfs
-    prompts: ['# ']
-"""
+JOB = qemu_job(job_name="live events")
 
 #: One lava-run log line of a test-shell event (``% message``).
 EVENT_LINE_TEMPLATE = '- {"dt": "2026-07-01T10:00:01.000000", "lvl": "event", "msg": "%s"}\n'

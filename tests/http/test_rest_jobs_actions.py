@@ -8,6 +8,7 @@ import json
 import sqlite3
 
 import pytest
+from jobdefs import qemu_job
 
 from lavad import statemachine
 from lavad.models import DeviceState, JobHealth, JobState
@@ -18,27 +19,7 @@ AUTH = {"detail": "Authentication credentials were not provided."}
 FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 NO_JOB = {"detail": "No TestJob matches the given query."}
 
-JOB = """\
-device_type: public_device_type1
-job_name: smoke
-timeouts:
-  job:
-    minutes: 10
-priority: medium
-visibility: public
-metadata:
-  build: 12
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel:
-        url: http://example.com/vmlinuz
-- boot:
-    method: qemu
-    media: tmpfs
-    prompts: ['# ']
-"""
+JOB = qemu_job("public_device_type1", build=12)
 
 MULTINODE = """\
 job_name: mn

@@ -8,32 +8,14 @@ from pathlib import Path
 
 import pytest_twisted
 import yaml
+from jobdefs import qemu_job
 
 from lavad import results, statemachine
 from lavad.logs import job_dir
 
 AUTH = (401, "Authentication with user and token required for this API.")
 
-JOB = """\
-# a comment kept in the original definition
-device_type: qemu
-job_name: smoke
-timeouts:
-  job:
-    minutes: 10
-priority: medium
-visibility: public
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel:
-        url: http://example.com/vmlinuz
-- boot:
-    method: qemu
-    media: tmpfs
-    prompts: ['# ']
-"""
+JOB = qemu_job(comment="a comment kept in the original definition")
 
 MULTINODE = """\
 job_name: mn

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 import yaml
+from jobdefs import qemu_job
 from twisted.internet import threads
 
 
@@ -190,25 +191,7 @@ async def test_errors_reach_the_user(server, rpc, lavacli):
     assert "User 'alice' is missing permission lava_scheduler_app.add_worker." in err
 
 
-JOB = """\
-device_type: qemu
-job_name: smoke
-timeouts:
-  job:
-    minutes: 10
-priority: medium
-visibility: public
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel:
-        url: http://example.com/vmlinuz
-- boot:
-    method: qemu
-    media: tmpfs
-    prompts: ['# ']
-"""
+JOB = qemu_job()
 
 LOG = ('- {"dt": "2026-07-01T10:00:01.250000", "lvl": "info", "msg": "hello"}\n'
        '- {"dt": "2026-07-01T10:00:02.500000", "lvl": "target", "msg": "login:"}\n')
