@@ -122,6 +122,17 @@ def thd_records_yaml(tx: Tx, principal: Principal, job_id: Any, data_dir: str | 
     return "".join(pieces) if pieces else yamlfmt.dump([])
 
 
+def thd_records_csv(tx: Tx, principal: Principal, job_id: Any, data_dir: str | None,
+                    suite: Any = None, case: Any = None, limit: Any = None,
+                    offset: Any = None) -> str:
+    """:func:`csv_text` of :func:`thd_records`, written batch by batch."""
+    pieces = [csvfmt.rows_text([], csvfmt.ALL, header=True)]
+    for batch in _record_batches(tx, principal, job_id, data_dir, suite, case, limit, offset):
+        pieces.append(csvfmt.rows_text([dict(zip(RECORD_KEYS, values)) for values in batch],
+                                       csvfmt.ALL))
+    return "".join(pieces)
+
+
 def yaml_text(items: list[dict[str, Any]]) -> str:
     """A YAML block list of records (``[]`` when empty), keys in record order."""
     return yamlfmt.items_text(items) if items else yamlfmt.dump(items)

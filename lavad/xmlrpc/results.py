@@ -33,19 +33,17 @@ class ResultsAPI(Namespace):
     summary = ("A job's test results (suites and test cases) as YAML or CSV text; all "
                "methods need a token.")
 
-    async def _records(self, job_id: Any, suite: Any = None, case: Any = None,
-                       limit: Any = None, offset: Any = None) -> list[dict[str, Any]]:
+    async def _text(self, thd_text: Any, job_id: Any, suite: Any = None, case: Any = None,
+                    limit: Any = None, offset: Any = None) -> str:
+        """The records' whole text, written on the store thread batch by batch."""
         _check(self.call, job_id)
-        return await self.call.run(resultqueries.thd_records, self.call.principal, job_id,
-                                   self.env.data_dir, suite, case, limit, offset,
-                                   faults=result_faults(job_id))
+        return await self.call.run(thd_text, self.call.principal, job_id, self.env.data_dir,
+                                   suite, case, limit, offset, faults=result_faults(job_id))
 
     async def _yaml(self, job_id: Any, suite: Any = None, case: Any = None,
                     limit: Any = None, offset: Any = None) -> str:
-        _check(self.call, job_id)
-        return await self.call.run(resultqueries.thd_records_yaml, self.call.principal,
-                                   job_id, self.env.data_dir, suite, case, limit, offset,
-                                   faults=result_faults(job_id))
+        return await self._text(resultqueries.thd_records_yaml, job_id, suite, case, limit,
+                                offset)
 
     @exposed
     async def get_testjob_results_yaml(self, job_id: Any) -> str:
@@ -57,7 +55,7 @@ class ResultsAPI(Namespace):
     @exposed
     async def get_testjob_results_csv(self, job_id: Any) -> str:
         """Every test case of the job as CSV with a header row, every field quoted."""
-        return resultqueries.csv_text(await self._records(job_id))
+        return await self._text(resultqueries.thd_records_csv, job_id)
 
     @exposed
     async def get_testsuite_results_yaml(self, job_id: Any, suite_name: Any,
@@ -70,8 +68,8 @@ class ResultsAPI(Namespace):
     async def get_testsuite_results_csv(self, job_id: Any, suite_name: Any,
                                         limit: Any = None, offset: Any = None) -> str:
         """The test cases of one suite as CSV (``limit``/``offset`` as for the YAML)."""
-        return resultqueries.csv_text(await self._records(job_id, suite_name, None, limit,
-                                                          offset))
+        return await self._text(resultqueries.thd_records_csv, job_id, suite_name, None,
+                                limit, offset)
 
     @exposed
     async def get_testcase_results_yaml(self, job_id: Any, suite_name: Any,
